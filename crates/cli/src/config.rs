@@ -1,0 +1,637 @@
+//! The configuration file: parsed, checked completely (every problem at once, with its
+//! location), secrets resolved, before any command does anything.
+
+use psync_personio::{AccountConfig, ApiVersion, Limits};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The annotated example configuration, printed by `default-config`.
+pub const EXAMPLE: &str = include_str!("../../../config/example.toml");
+
+/// A validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// Where state lives (`sqlite://…` or `postgres://…`); used by the sync core.
+    pub state: Option<String>,
+    /// Personio accounts, in file order; names are unique.
+    pub personio: Vec<AccountConfig>,
+}
+
+impl Config {
+    /// The account with this name, or the only one when `name` is `None`.
+    pub fn account(&self, name: Option<&str>) -> Result<&AccountConfig, String> {
+        match name {
+            Some(name) => self.personio.iter().find(|a| a.name == name).ok_or_else(|| {
+                format!(
+                    "no [[personio]] account is named '{name}'; configured: {}",
+                    self.account_names()
+                )
+            }),
+            None => match self.personio.as_slice() {
+                [one] => Ok(one),
+                [] => Err("the configuration has no [[personio]] account".to_string()),
+                _ => Err(format!(
+                    "several [[personio]] accounts are configured ({}); choose one with --account NAME",
+                    self.account_names()
+                )),
+            },
+        }
+    }
+
+    fn account_names(&self) -> String {
+        self.personio.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// One thing wrong with a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Key path, e.g. `personio[1].client_secret`.
+    pub path: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}: {}", self.path, self.message),
+            None => write!(f, "{}: {}", self.path, self.message),
+        }
+    }
+}
+
+/// Every problem found in a configuration file.
+#[derive(Debug, thiserror::Error)]
+#[error("{} in {}:\n{}", plural(.problems.len()), .file.display(), list(.problems))]
+pub struct Invalid {
+    /// The file that was checked.
+    pub file: PathBuf,
+    /// What is wrong, in file order.
+    pub problems: Vec<Problem>,
+}
+
+fn plural(n: usize) -> String {
+    if n == 1 { "1 problem".to_string() } else { format!("{n} problems") }
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+}
+
+const TOP_KEYS: &[&str] = &["state", "personio"];
+const PERSONIO_KEYS: &[&str] = &[
+    "name",
+    "base_url",
+    "client_id",
+    "client_id_file",
+    "client_secret",
+    "client_secret_file",
+    "api",
+    "app_id",
+    "page_size",
+    "concurrency",
+    "rate_limit",
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPersonio {
+    name: String,
+    #[serde(default = "default_base_url")]
+    base_url: String,
+    client_id: Option<String>,
+    client_id_file: Option<PathBuf>,
+    client_secret: Option<String>,
+    client_secret_file: Option<PathBuf>,
+    #[serde(default = "default_api")]
+    api: ApiVersion,
+    app_id: Option<String>,
+    page_size: Option<u32>,
+    concurrency: Option<u32>,
+    #[serde(default = "yes")]
+    rate_limit: bool,
+}
+
+fn default_base_url() -> String {
+    "https://api.personio.de".to_string()
+}
+fn default_api() -> ApiVersion {
+    ApiVersion::V1
+}
+fn yes() -> bool {
+    true
+}
+
+/// Reads and checks a configuration file; `Err` carries every problem found.
+pub fn load(path: &Path) -> Result<Config, Invalid> {
+    let text = std::fs::read_to_string(path).map_err(|e| Invalid {
+        file: path.to_path_buf(),
+        problems: vec![Problem {
+            path: "(file)".into(),
+            line: None,
+            message: format!("cannot read the file: {e}"),
+        }],
+    })?;
+    let base_dir = path.parent().unwrap_or(Path::new("."));
+    parse(&text, base_dir, &|name| std::env::var(name).ok()).map_err(|problems| Invalid {
+        file: path.to_path_buf(),
+        problems,
+    })
+}
+
+/// Parses and checks configuration text. `env` looks up `${VAR}` references; relative
+/// `*_file` paths are taken from `base_dir`.
+pub fn parse(
+    text: &str,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, Vec<Problem>> {
+    let lines = LineIndex::new(text);
+    let table: toml::Table = match toml::from_str(text) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(vec![Problem {
+                path: "(syntax)".into(),
+                line: e.span().map(|s| lines.line(s.start)),
+                message: e.message().trim().to_string(),
+            }]);
+        }
+    };
+    let spans = KeySpans::collect(text);
+    let mut problems = Vec::new();
+    let at = |path: &str| spans.line(path, &lines);
+
+    for key in table.keys() {
+        if !TOP_KEYS.contains(&key.as_str()) {
+            problems.push(unknown_key(key, key, TOP_KEYS, at(key)));
+        }
+    }
+    let state = match table.get("state") {
+        None => None,
+        Some(toml::Value::String(s)) => {
+            if !(s.starts_with("sqlite:") || s.starts_with("postgres://") || s.starts_with("postgresql://")) {
+                problems.push(Problem {
+                    path: "state".into(),
+                    line: at("state"),
+                    message: format!(
+                        "'{s}' is not a state URL; use sqlite://FILE or postgres://USER@HOST/DB"
+                    ),
+                });
+            }
+            Some(s.clone())
+        }
+        Some(other) => {
+            problems.push(wrong_type("state", "a string", other, at("state")));
+            None
+        }
+    };
+
+    let mut accounts = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let entries: Vec<toml::Value> = match table.get("personio") {
+        None => Vec::new(),
+        Some(toml::Value::Array(a)) => a.clone(),
+        Some(other) => {
+            problems.push(wrong_type("personio", "an array of tables ([[personio]])", other, at("personio")));
+            Vec::new()
+        }
+    };
+    for (i, entry) in entries.into_iter().enumerate() {
+        let prefix = format!("personio[{i}]");
+        let toml::Value::Table(t) = entry else {
+            problems.push(Problem {
+                path: prefix.clone(),
+                line: at(&prefix),
+                message: "each account must be a table: write it as [[personio]]".into(),
+            });
+            continue;
+        };
+        let mut entry_ok = true;
+        for key in t.keys() {
+            if !PERSONIO_KEYS.contains(&key.as_str()) {
+                let path = format!("{prefix}.{key}");
+                problems.push(unknown_key(&path, key, PERSONIO_KEYS, at(&path)));
+                entry_ok = false;
+            }
+        }
+        if !entry_ok {
+            continue;
+        }
+        let raw: RawPersonio = match toml::Value::Table(t).try_into() {
+            Ok(raw) => raw,
+            Err(e) => {
+                let message = e.message().trim().to_string();
+                let field = field_named_in(&message);
+                let path = match field {
+                    Some(f) => format!("{prefix}.{f}"),
+                    None => prefix.clone(),
+                };
+                let line = at(&path).or_else(|| at(&prefix));
+                problems.push(Problem { path, line, message });
+                continue;
+            }
+        };
+        if let Some(first) = seen.insert(raw.name.clone(), i) {
+            let path = format!("{prefix}.name");
+            problems.push(Problem {
+                line: at(&path),
+                path,
+                message: format!(
+                    "account name '{}' is already used by personio[{first}]; names must be unique",
+                    raw.name
+                ),
+            });
+        }
+        if let Some(account) = resolve_account(raw, &prefix, base_dir, env, &at, &mut problems) {
+            accounts.push(account);
+        }
+    }
+    if problems.is_empty() { Ok(Config { state, personio: accounts }) } else { Err(problems) }
+}
+
+fn resolve_account(
+    raw: RawPersonio,
+    prefix: &str,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    at: &dyn Fn(&str) -> Option<usize>,
+    problems: &mut Vec<Problem>,
+) -> Option<AccountConfig> {
+    let before = problems.len();
+    let mut secret = |key: &str, inline: Option<String>, file: Option<PathBuf>, what: &str| {
+        let path = format!("{prefix}.{key}");
+        match (inline, file) {
+            (Some(_), Some(_)) => {
+                problems.push(Problem {
+                    line: at(&path),
+                    path,
+                    message: format!("set either {key} or {key}_file, not both"),
+                });
+                None
+            }
+            (None, None) => {
+                problems.push(Problem {
+                    line: at(prefix),
+                    path,
+                    message: format!(
+                        "missing: set {key} (\"${{ENV_VAR}}\" keeps it out of the file) or {key}_file"
+                    ),
+                });
+                None
+            }
+            (Some(value), None) => match expand_env(&value, env) {
+                Ok(v) if v.trim().is_empty() => {
+                    problems.push(Problem {
+                        line: at(&path),
+                        path,
+                        message: format!("the {what} is empty"),
+                    });
+                    None
+                }
+                Ok(v) => Some(v),
+                Err(message) => {
+                    problems.push(Problem { line: at(&path), path, message });
+                    None
+                }
+            },
+            (None, Some(file)) => {
+                let file_path = format!("{path}_file");
+                let full = base_dir.join(&file);
+                match std::fs::read_to_string(&full) {
+                    Ok(v) if v.trim().is_empty() => {
+                        problems.push(Problem {
+                            line: at(&file_path),
+                            path: file_path,
+                            message: format!("{} is empty", full.display()),
+                        });
+                        None
+                    }
+                    Ok(v) => Some(v.trim_end_matches(['\n', '\r']).to_string()),
+                    Err(e) => {
+                        problems.push(Problem {
+                            line: at(&file_path),
+                            path: file_path,
+                            message: format!("cannot read {}: {e}", full.display()),
+                        });
+                        None
+                    }
+                }
+            }
+        }
+    };
+    let client_id = secret("client_id", raw.client_id, raw.client_id_file, "client id");
+    let client_secret = secret("client_secret", raw.client_secret, raw.client_secret_file, "client secret");
+
+    let url_path = format!("{prefix}.base_url");
+    let base_url = match expand_env(&raw.base_url, env) {
+        Ok(url) => {
+            let trimmed = url.trim_end_matches('/').to_string();
+            if !(trimmed.starts_with("https://") || trimmed.starts_with("http://"))
+                || trimmed.len() <= "http://".len()
+            {
+                problems.push(Problem {
+                    line: at(&url_path),
+                    path: url_path,
+                    message: format!("'{url}' is not an http(s) URL, e.g. https://api.personio.de"),
+                });
+            }
+            trimmed
+        }
+        Err(message) => {
+            problems.push(Problem { line: at(&url_path), path: url_path, message });
+            String::new()
+        }
+    };
+    if raw.name.trim().is_empty() {
+        let path = format!("{prefix}.name");
+        problems.push(Problem { line: at(&path), path, message: "the name is empty".into() });
+    }
+    let mut limits = if raw.rate_limit { Limits::default() } else { Limits::unlimited() };
+    if let Some(size) = raw.page_size {
+        let max = match raw.api {
+            ApiVersion::V1 => 100,
+            ApiVersion::V2 => 50,
+        };
+        if size == 0 || size > max {
+            let path = format!("{prefix}.page_size");
+            problems.push(Problem {
+                line: at(&path),
+                path,
+                message: format!("must be between 1 and {max} for api = \"{}\"", raw.api),
+            });
+        } else {
+            limits.page_size = size;
+        }
+    }
+    if let Some(c) = raw.concurrency {
+        if c == 0 || c > 64 {
+            let path = format!("{prefix}.concurrency");
+            problems.push(Problem {
+                line: at(&path),
+                path,
+                message: "must be between 1 and 64".into(),
+            });
+        } else {
+            limits.concurrency = c as usize;
+        }
+    }
+    if problems.len() > before {
+        return None;
+    }
+    Some(AccountConfig {
+        name: raw.name,
+        base_url,
+        client_id: client_id?,
+        client_secret: SecretString::from(client_secret?),
+        api: raw.api,
+        app_id: raw.app_id,
+        limits,
+    })
+}
+
+/// Replaces every `${NAME}` with the variable's value; an unset variable is an error.
+fn expand_env(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            return Err("an unclosed '${' : write ${NAME}".to_string());
+        };
+        let name = &after[..end];
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("'${{{name}}}' is not a valid environment variable reference"));
+        }
+        match env(name) {
+            Some(v) => out.push_str(&v),
+            None => {
+                return Err(format!(
+                    "environment variable {name} is not set (export it, or use a *_file key)"
+                ));
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn unknown_key(path: &str, key: &str, known: &[&str], line: Option<usize>) -> Problem {
+    let hint = closest(key, known)
+        .map(|k| format!("; did you mean '{k}'?"))
+        .unwrap_or_else(|| format!("; known keys: {}", known.join(", ")));
+    Problem { path: path.to_string(), line, message: format!("unknown key '{key}'{hint}") }
+}
+
+fn wrong_type(path: &str, expected: &str, got: &toml::Value, line: Option<usize>) -> Problem {
+    Problem {
+        path: path.to_string(),
+        line,
+        message: format!("expected {expected}, found {}", got.type_str()),
+    }
+}
+
+/// The known key nearest to a misspelt one (edit distance ≤ 2), if any.
+fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(key, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Pulls the field name out of a serde message such as "missing field `name`".
+fn field_named_in(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    Some(&message[start..end])
+}
+
+/// Byte offset → 1-based line.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { starts }
+    }
+    fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset)
+    }
+}
+
+/// Where each key path (`personio[1].name`) starts in the file.
+struct KeySpans {
+    spans: BTreeMap<String, usize>,
+}
+
+impl KeySpans {
+    fn collect(text: &str) -> Self {
+        let mut spans = BTreeMap::new();
+        if let Ok(doc) = toml::de::DeTable::parse(text) {
+            walk(doc.get_ref(), "", &mut spans);
+        }
+        KeySpans { spans }
+    }
+    fn line(&self, path: &str, lines: &LineIndex) -> Option<usize> {
+        self.spans.get(path).map(|&offset| lines.line(offset))
+    }
+}
+
+fn walk(table: &toml::de::DeTable<'_>, prefix: &str, out: &mut BTreeMap<String, usize>) {
+    for (key, value) in table.iter() {
+        let path = if prefix.is_empty() {
+            key.get_ref().to_string()
+        } else {
+            format!("{prefix}.{}", key.get_ref())
+        };
+        out.insert(path.clone(), key.span().start);
+        match value.get_ref() {
+            toml::de::DeValue::Table(t) => walk(t, &path, out),
+            toml::de::DeValue::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let item_path = format!("{path}[{i}]");
+                    out.insert(item_path.clone(), item.span().start);
+                    if let toml::de::DeValue::Table(t) = item.get_ref() {
+                        walk(t, &item_path, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "SECRET").then(|| "s3cret".to_string())
+    }
+
+    fn check(text: &str) -> Result<Config, Vec<Problem>> {
+        parse(text, Path::new("."), &env)
+    }
+
+    #[test]
+    fn the_example_configuration_is_valid() {
+        let config = parse(EXAMPLE, Path::new("."), &|_| Some("from-env".to_string()));
+        let config = config.unwrap_or_else(|p| panic!("{}", list(&p)));
+        assert!(!config.personio.is_empty());
+    }
+
+    #[test]
+    fn secrets_come_from_the_environment_and_stay_out_of_debug() {
+        let config = check(
+            "[[personio]]\nname = \"a\"\nclient_id = \"id\"\nclient_secret = \"${SECRET}\"\n",
+        )
+        .unwrap();
+        let account = &config.personio[0];
+        assert_eq!(account.client_secret.expose_secret(), "s3cret");
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert_eq!(account.base_url, "https://api.personio.de");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_with_its_line() {
+        let text = r#"stat = "sqlite://x"
+[[personio]]
+name = "a"
+client_id = "id"
+client_secret = "${MISSING}"
+[[personio]]
+name = "a"
+client_id = "id"
+client_secret = "x"
+api = "v3"
+[[personio]]
+name = "b"
+clientid = "id"
+client_secret = "x"
+"#;
+        let problems = check(text).unwrap_err();
+        let rendered = list(&problems);
+        assert_eq!(problems.len(), 4, "{rendered}");
+        assert!(rendered.contains("line 1: stat: unknown key 'stat'; did you mean 'state'?"), "{rendered}");
+        assert!(rendered.contains("line 5: personio[0].client_secret: environment variable MISSING"), "{rendered}");
+        assert!(rendered.contains("personio[1].api"), "{rendered}");
+        assert!(rendered.contains("line 10"), "{rendered}");
+        assert!(rendered.contains("line 13: personio[2].clientid: unknown key 'clientid'; did you mean 'client_id'?"), "{rendered}");
+    }
+
+    #[test]
+    fn duplicate_account_names_are_refused() {
+        let text = "[[personio]]\nname = \"acme\"\nclient_id = \"i\"\nclient_secret = \"s\"\n\
+                    [[personio]]\nname = \"acme\"\nclient_id = \"i\"\nclient_secret = \"s\"\n";
+        let problems = check(text).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, Some(6));
+        assert!(problems[0].message.contains("already used by personio[0]"), "{:?}", problems[0]);
+    }
+
+    #[test]
+    fn missing_secret_and_bad_url_and_syntax() {
+        let problems = check("[[personio]]\nname = \"a\"\nclient_id = \"i\"\nbase_url = \"ftp:/x\"\n")
+            .unwrap_err();
+        let rendered = list(&problems);
+        assert!(rendered.contains("personio[0].client_secret: missing"), "{rendered}");
+        assert!(rendered.contains("line 4: personio[0].base_url"), "{rendered}");
+
+        let problems = check("[[personio]\nname = 1").unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, Some(1));
+    }
+
+    #[test]
+    fn secret_files_are_read_relative_to_the_config() {
+        let dir = std::env::temp_dir().join(format!("psync-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("secret.txt"), "from-file\n").unwrap();
+        let text = "[[personio]]\nname = \"a\"\nclient_id = \"i\"\nclient_secret_file = \"secret.txt\"\n";
+        let config = parse(text, &dir, &env).unwrap();
+        assert_eq!(config.personio[0].client_secret.expose_secret(), "from-file");
+        let problems =
+            parse(&text.replace("secret.txt", "nope.txt"), &dir, &env).unwrap_err();
+        assert!(problems[0].path.ends_with("client_secret_file"), "{problems:?}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn account_selection() {
+        let config = check(
+            "[[personio]]\nname = \"a\"\nclient_id = \"i\"\nclient_secret = \"s\"\n\
+             [[personio]]\nname = \"b\"\nclient_id = \"i\"\nclient_secret = \"s\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.account(Some("b")).unwrap().name, "b");
+        assert!(config.account(None).unwrap_err().contains("--account"));
+        assert!(config.account(Some("c")).unwrap_err().contains("a, b"));
+    }
+}
