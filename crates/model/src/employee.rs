@@ -218,7 +218,11 @@ pub struct Employee {
 
 impl Employee {
     /// An employee with only the required parts set; everything else empty.
-    pub fn new(id: EmployeeId, first_name: impl Into<String>, last_name: impl Into<String>) -> Self {
+    pub fn new(
+        id: EmployeeId,
+        first_name: impl Into<String>,
+        last_name: impl Into<String>,
+    ) -> Self {
         Employee {
             id,
             first_name: first_name.into(),
@@ -286,7 +290,11 @@ impl Employee {
             ("created_at", self.created_at.is_some()),
             ("last_modified", self.last_modified.is_some()),
         ];
-        checks.into_iter().filter(|(_, present)| *present).map(|(name, _)| name).collect()
+        checks
+            .into_iter()
+            .filter(|(_, present)| *present)
+            .map(|(name, _)| name)
+            .collect()
     }
 
     /// Every standard attribute name the canonical model knows, in display order.
@@ -333,8 +341,14 @@ mod tests {
 
     #[test]
     fn status_parses_both_spellings() {
-        assert_eq!(EmploymentStatus::parse("ACTIVE"), Some(EmploymentStatus::Active));
-        assert_eq!(EmploymentStatus::parse("leave"), Some(EmploymentStatus::Leave));
+        assert_eq!(
+            EmploymentStatus::parse("ACTIVE"),
+            Some(EmploymentStatus::Active)
+        );
+        assert_eq!(
+            EmploymentStatus::parse("leave"),
+            Some(EmploymentStatus::Leave)
+        );
         assert_eq!(EmploymentStatus::parse("UNSPECIFIED"), None);
     }
 
@@ -344,11 +358,20 @@ mod tests {
             id: Some("3".into()),
             name: "Platform".into(),
             parents: vec![
-                OrgRef { id: Some("2".into()), name: "Engineering".into() },
-                OrgRef { id: Some("1".into()), name: "Product & Tech".into() },
+                OrgRef {
+                    id: Some("2".into()),
+                    name: "Engineering".into(),
+                },
+                OrgRef {
+                    id: Some("1".into()),
+                    name: "Product & Tech".into(),
+                },
             ],
         };
-        assert_eq!(unit.path(), vec!["Product & Tech", "Engineering", "Platform"]);
+        assert_eq!(
+            unit.path(),
+            vec!["Product & Tech", "Engineering", "Platform"]
+        );
     }
 
     #[test]

@@ -111,7 +111,10 @@ mod tests {
         let json = serde_json::to_string(&values).unwrap();
         let back: Vec<Value> = serde_json::from_str(&json).unwrap();
         assert_eq!(values, back);
-        assert!(json.contains(r#"{"type":"date","value":"2024-02-29"}"#), "{json}");
+        assert!(
+            json.contains(r#"{"type":"date","value":"2024-02-29"}"#),
+            "{json}"
+        );
     }
 
     #[test]
@@ -121,6 +124,9 @@ mod tests {
         assert!(Value::List(vec![]).is_empty());
         assert!(!Value::Integer(0).is_empty());
         assert_eq!(Value::List(vec!["a".into(), "b".into()]).display(), "a, b");
-        assert_eq!(Value::Date(jiff::civil::date(2025, 1, 2)).display(), "2025-01-02");
+        assert_eq!(
+            Value::Date(jiff::civil::date(2025, 1, 2)).display(),
+            "2025-01-02"
+        );
     }
 }
