@@ -114,6 +114,20 @@ impl AuthState {
         (tok, lifetime.as_secs())
     }
 
+    /// Revokes a token (`POST /v2/auth/revoke`); the next token request issues a new one.
+    /// Returns whether the token was known.
+    pub(crate) fn revoke(&mut self, token: &str) -> bool {
+        let Some(info) = self.tokens.remove(token) else {
+            return false;
+        };
+        if let Some(slot) = self.current.get_mut(info.credential)
+            && slot.as_deref() == Some(token)
+        {
+            *slot = None;
+        }
+        true
+    }
+
     /// Checks an `Authorization` header value; returns the credential index.
     pub(crate) fn check(
         &self,

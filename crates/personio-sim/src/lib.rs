@@ -128,6 +128,7 @@ fn api_routes(shared: Arc<Shared>) -> Router {
         )
         .route("/v1/{*rest}", get(v1::not_found).post(v1::not_found))
         .route("/v2/auth/token", post(v2::token))
+        .route("/v2/auth/revoke", post(v2::revoke))
         .route("/v2/persons", get(v2::persons))
         .route("/v2/persons/{id}", get(v2::person))
         .route("/v2/persons/{id}/employments", get(v2::employments))

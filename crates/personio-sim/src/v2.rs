@@ -13,6 +13,7 @@ use crate::state::{Shared, lock};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use std::sync::Arc;
 
@@ -170,6 +171,39 @@ pub(crate) async fn token(
     let mut r = respond::json_body(StatusCode::OK, body.to_string());
     respond::add_rate_headers(r.headers_mut(), rate);
     r
+}
+
+/// `POST /v2/auth/revoke` (form field `token`): 200 with an empty body, as documented.
+pub(crate) async fn revoke(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !ctype.starts_with("application/x-www-form-urlencoded") {
+        return oauth_error(
+            "invalid_request",
+            "The content type of the request must be application/x-www-form-urlencoded.",
+            serde_json::json!({}),
+        );
+    }
+    let token = form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return oauth_error(
+            "invalid_request",
+            "The request is missing a required parameter.",
+            serde_json::json!({ "missing_parameters": ["token"] }),
+        );
+    };
+    lock(&shared.auth).revoke(&token);
+    StatusCode::OK.into_response()
 }
 
 /// Authenticates and rate-limits a v2 resource request.

@@ -90,6 +90,44 @@ async fn token_is_form_only_with_oauth_errors() {
 }
 
 #[tokio::test]
+async fn revoked_tokens_stop_working_and_a_new_one_is_issued() {
+    let sim = sim(quiet(3)).await;
+    let token = v2_token(&sim, "sim-client", "sim-secret").await;
+    let persons = format!("{}/v2/persons", sim.base_url());
+    let ok = http()
+        .get(&persons)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let r = http()
+        .post(format!("{}/v2/auth/revoke", sim.base_url()))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let gone = http()
+        .get(&persons)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 401);
+    let fresh = v2_token(&sim, "sim-client", "sim-secret").await;
+    assert_ne!(fresh, token, "a revoked token is not handed out again");
+    let r = http()
+        .post(format!("{}/v2/auth/revoke", sim.base_url()))
+        .form(&[("nothing", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn persons_cursor_paging_and_filters() {
     let sim = sim(quiet(123)).await;
     let base = sim.base_url();
