@@ -24,12 +24,16 @@ impl Config {
     /// The account with this name, or the only one when `name` is `None`.
     pub fn account(&self, name: Option<&str>) -> Result<&AccountConfig, String> {
         match name {
-            Some(name) => self.personio.iter().find(|a| a.name == name).ok_or_else(|| {
-                format!(
-                    "no [[personio]] account is named '{name}'; configured: {}",
-                    self.account_names()
-                )
-            }),
+            Some(name) => self
+                .personio
+                .iter()
+                .find(|a| a.name == name)
+                .ok_or_else(|| {
+                    format!(
+                        "no [[personio]] account is named '{name}'; configured: {}",
+                        self.account_names()
+                    )
+                }),
             None => match self.personio.as_slice() {
                 [one] => Ok(one),
                 [] => Err("the configuration has no [[personio]] account".to_string()),
@@ -42,7 +46,11 @@ impl Config {
     }
 
     fn account_names(&self) -> String {
-        self.personio.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")
+        self.personio
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -77,27 +85,97 @@ pub struct Invalid {
 }
 
 fn plural(n: usize) -> String {
-    if n == 1 { "1 problem".to_string() } else { format!("{n} problems") }
+    if n == 1 {
+        "1 problem".to_string()
+    } else {
+        format!("{n} problems")
+    }
 }
 
 fn list(problems: &[Problem]) -> String {
-    problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 const TOP_KEYS: &[&str] = &["state", "personio"];
-const PERSONIO_KEYS: &[&str] = &[
-    "name",
-    "base_url",
-    "client_id",
-    "client_id_file",
-    "client_secret",
-    "client_secret_file",
-    "api",
-    "app_id",
-    "page_size",
-    "concurrency",
-    "rate_limit",
+/// What a key's value must look like; checked for every key before deserializing, so that
+/// every wrong value is reported (serde alone stops at the first).
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Text,
+    Integer,
+    Boolean,
+    OneOf(&'static [&'static str]),
+}
+
+const PERSONIO_KEYS: &[(&str, Kind)] = &[
+    ("name", Kind::Text),
+    ("base_url", Kind::Text),
+    ("client_id", Kind::Text),
+    ("client_id_file", Kind::Text),
+    ("client_secret", Kind::Text),
+    ("client_secret_file", Kind::Text),
+    ("api", Kind::OneOf(&["v1", "v2"])),
+    ("app_id", Kind::Text),
+    ("page_size", Kind::Integer),
+    ("concurrency", Kind::Integer),
+    ("rate_limit", Kind::Boolean),
 ];
+
+/// Checks every key of a table against its schema: unknown keys and wrong kinds of value.
+/// Returns whether the table is clean.
+fn check_keys(
+    table: &toml::Table,
+    prefix: &str,
+    schema: &[(&str, Kind)],
+    at: &dyn Fn(&str) -> Option<usize>,
+    problems: &mut Vec<Problem>,
+) -> bool {
+    let before = problems.len();
+    let names: Vec<&str> = schema.iter().map(|(k, _)| *k).collect();
+    for (key, value) in table {
+        let path = format!("{prefix}.{key}");
+        let Some((_, kind)) = schema.iter().find(|(k, _)| k == key) else {
+            problems.push(unknown_key(&path, key, &names, at(&path)));
+            continue;
+        };
+        let problem = match (kind, value) {
+            (Kind::Text, toml::Value::String(_))
+            | (Kind::Integer, toml::Value::Integer(_))
+            | (Kind::Boolean, toml::Value::Boolean(_)) => None,
+            (Kind::OneOf(allowed), toml::Value::String(s)) if allowed.contains(&s.as_str()) => None,
+            (Kind::OneOf(allowed), toml::Value::String(s)) => Some(format!(
+                "'{s}' is not allowed; use one of: {}",
+                allowed
+                    .iter()
+                    .map(|a| format!("\"{a}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            (Kind::Text | Kind::OneOf(_), other) => {
+                Some(format!("expected a string, found {}", other.type_str()))
+            }
+            (Kind::Integer, other) => {
+                Some(format!("expected an integer, found {}", other.type_str()))
+            }
+            (Kind::Boolean, other) => Some(format!(
+                "expected true or false, found {}",
+                other.type_str()
+            )),
+        };
+        if let Some(message) = problem {
+            problems.push(Problem {
+                line: at(&path),
+                path,
+                message,
+            });
+        }
+    }
+    problems.len() == before
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -175,7 +253,10 @@ pub fn parse(
     let state = match table.get("state") {
         None => None,
         Some(toml::Value::String(s)) => {
-            if !(s.starts_with("sqlite:") || s.starts_with("postgres://") || s.starts_with("postgresql://")) {
+            if !(s.starts_with("sqlite:")
+                || s.starts_with("postgres://")
+                || s.starts_with("postgresql://"))
+            {
                 problems.push(Problem {
                     path: "state".into(),
                     line: at("state"),
@@ -198,7 +279,12 @@ pub fn parse(
         None => Vec::new(),
         Some(toml::Value::Array(a)) => a.clone(),
         Some(other) => {
-            problems.push(wrong_type("personio", "an array of tables ([[personio]])", other, at("personio")));
+            problems.push(wrong_type(
+                "personio",
+                "an array of tables ([[personio]])",
+                other,
+                at("personio"),
+            ));
             Vec::new()
         }
     };
@@ -212,15 +298,7 @@ pub fn parse(
             });
             continue;
         };
-        let mut entry_ok = true;
-        for key in t.keys() {
-            if !PERSONIO_KEYS.contains(&key.as_str()) {
-                let path = format!("{prefix}.{key}");
-                problems.push(unknown_key(&path, key, PERSONIO_KEYS, at(&path)));
-                entry_ok = false;
-            }
-        }
-        if !entry_ok {
+        if !check_keys(&t, &prefix, PERSONIO_KEYS, &at, &mut problems) {
             continue;
         }
         let raw: RawPersonio = match toml::Value::Table(t).try_into() {
@@ -233,7 +311,11 @@ pub fn parse(
                     None => prefix.clone(),
                 };
                 let line = at(&path).or_else(|| at(&prefix));
-                problems.push(Problem { path, line, message });
+                problems.push(Problem {
+                    path,
+                    line,
+                    message,
+                });
                 continue;
             }
         };
@@ -252,7 +334,14 @@ pub fn parse(
             accounts.push(account);
         }
     }
-    if problems.is_empty() { Ok(Config { state, personio: accounts }) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(Config {
+            state,
+            personio: accounts,
+        })
+    } else {
+        Err(problems)
+    }
 }
 
 fn resolve_account(
@@ -296,7 +385,11 @@ fn resolve_account(
                 }
                 Ok(v) => Some(v),
                 Err(message) => {
-                    problems.push(Problem { line: at(&path), path, message });
+                    problems.push(Problem {
+                        line: at(&path),
+                        path,
+                        message,
+                    });
                     None
                 }
             },
@@ -326,7 +419,12 @@ fn resolve_account(
         }
     };
     let client_id = secret("client_id", raw.client_id, raw.client_id_file, "client id");
-    let client_secret = secret("client_secret", raw.client_secret, raw.client_secret_file, "client secret");
+    let client_secret = secret(
+        "client_secret",
+        raw.client_secret,
+        raw.client_secret_file,
+        "client secret",
+    );
 
     let url_path = format!("{prefix}.base_url");
     let base_url = match expand_env(&raw.base_url, env) {
@@ -344,15 +442,26 @@ fn resolve_account(
             trimmed
         }
         Err(message) => {
-            problems.push(Problem { line: at(&url_path), path: url_path, message });
+            problems.push(Problem {
+                line: at(&url_path),
+                path: url_path,
+                message,
+            });
             String::new()
         }
     };
     if raw.name.trim().is_empty() {
         let path = format!("{prefix}.name");
-        problems.push(Problem { line: at(&path), path, message: "the name is empty".into() });
+        problems.push(Problem {
+            line: at(&path),
+            path,
+            message: "the name is empty".into(),
+        });
     }
-    let mut limits = if raw.rate_limit { Limits::default() } else { Limits::unlimited() };
+    let mut limits = Limits {
+        rate_limit: raw.rate_limit,
+        ..Limits::default()
+    };
     if let Some(size) = raw.page_size {
         let max = match raw.api {
             ApiVersion::V1 => 100,
@@ -366,7 +475,10 @@ fn resolve_account(
                 message: format!("must be between 1 and {max} for api = \"{}\"", raw.api),
             });
         } else {
-            limits.page_size = size;
+            match raw.api {
+                ApiVersion::V1 => limits.v1_page_size = size,
+                ApiVersion::V2 => limits.v2_page_size = size,
+            }
         }
     }
     if let Some(c) = raw.concurrency {
@@ -378,7 +490,8 @@ fn resolve_account(
                 message: "must be between 1 and 64".into(),
             });
         } else {
-            limits.concurrency = c as usize;
+            limits.v1_concurrency = c as usize;
+            limits.v2_concurrency = c as usize;
         }
     }
     if problems.len() > before {
@@ -407,7 +520,9 @@ fn expand_env(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Strin
         };
         let name = &after[..end];
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!("'${{{name}}}' is not a valid environment variable reference"));
+            return Err(format!(
+                "'${{{name}}}' is not a valid environment variable reference"
+            ));
         }
         match env(name) {
             Some(v) => out.push_str(&v),
@@ -427,7 +542,11 @@ fn unknown_key(path: &str, key: &str, known: &[&str], line: Option<usize>) -> Pr
     let hint = closest(key, known)
         .map(|k| format!("; did you mean '{k}'?"))
         .unwrap_or_else(|| format!("; known keys: {}", known.join(", ")));
-    Problem { path: path.to_string(), line, message: format!("unknown key '{key}'{hint}") }
+    Problem {
+        path: path.to_string(),
+        line,
+        message: format!("unknown key '{key}'{hint}"),
+    }
 }
 
 fn wrong_type(path: &str, expected: &str, got: &toml::Value, line: Option<usize>) -> Problem {
@@ -579,11 +698,22 @@ client_secret = "x"
         let problems = check(text).unwrap_err();
         let rendered = list(&problems);
         assert_eq!(problems.len(), 4, "{rendered}");
-        assert!(rendered.contains("line 1: stat: unknown key 'stat'; did you mean 'state'?"), "{rendered}");
-        assert!(rendered.contains("line 5: personio[0].client_secret: environment variable MISSING"), "{rendered}");
+        assert!(
+            rendered.contains("line 1: stat: unknown key 'stat'; did you mean 'state'?"),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("line 5: personio[0].client_secret: environment variable MISSING"),
+            "{rendered}"
+        );
         assert!(rendered.contains("personio[1].api"), "{rendered}");
         assert!(rendered.contains("line 10"), "{rendered}");
-        assert!(rendered.contains("line 13: personio[2].clientid: unknown key 'clientid'; did you mean 'client_id'?"), "{rendered}");
+        assert!(
+            rendered.contains(
+                "line 13: personio[2].clientid: unknown key 'clientid'; did you mean 'client_id'?"
+            ),
+            "{rendered}"
+        );
     }
 
     #[test]
@@ -593,16 +723,27 @@ client_secret = "x"
         let problems = check(text).unwrap_err();
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].line, Some(6));
-        assert!(problems[0].message.contains("already used by personio[0]"), "{:?}", problems[0]);
+        assert!(
+            problems[0].message.contains("already used by personio[0]"),
+            "{:?}",
+            problems[0]
+        );
     }
 
     #[test]
     fn missing_secret_and_bad_url_and_syntax() {
-        let problems = check("[[personio]]\nname = \"a\"\nclient_id = \"i\"\nbase_url = \"ftp:/x\"\n")
-            .unwrap_err();
+        let problems =
+            check("[[personio]]\nname = \"a\"\nclient_id = \"i\"\nbase_url = \"ftp:/x\"\n")
+                .unwrap_err();
         let rendered = list(&problems);
-        assert!(rendered.contains("personio[0].client_secret: missing"), "{rendered}");
-        assert!(rendered.contains("line 4: personio[0].base_url"), "{rendered}");
+        assert!(
+            rendered.contains("personio[0].client_secret: missing"),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("line 4: personio[0].base_url"),
+            "{rendered}"
+        );
 
         let problems = check("[[personio]\nname = 1").unwrap_err();
         assert_eq!(problems.len(), 1);
@@ -614,12 +755,18 @@ client_secret = "x"
         let dir = std::env::temp_dir().join(format!("psync-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("secret.txt"), "from-file\n").unwrap();
-        let text = "[[personio]]\nname = \"a\"\nclient_id = \"i\"\nclient_secret_file = \"secret.txt\"\n";
+        let text =
+            "[[personio]]\nname = \"a\"\nclient_id = \"i\"\nclient_secret_file = \"secret.txt\"\n";
         let config = parse(text, &dir, &env).unwrap();
-        assert_eq!(config.personio[0].client_secret.expose_secret(), "from-file");
-        let problems =
-            parse(&text.replace("secret.txt", "nope.txt"), &dir, &env).unwrap_err();
-        assert!(problems[0].path.ends_with("client_secret_file"), "{problems:?}");
+        assert_eq!(
+            config.personio[0].client_secret.expose_secret(),
+            "from-file"
+        );
+        let problems = parse(&text.replace("secret.txt", "nope.txt"), &dir, &env).unwrap_err();
+        assert!(
+            problems[0].path.ends_with("client_secret_file"),
+            "{problems:?}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 

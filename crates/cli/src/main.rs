@@ -73,7 +73,10 @@ impl From<config::Invalid> for Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format, cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -102,9 +105,15 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Validate { config } => {
             let config = config::load(&config)?;
             println!(
-                "configuration is valid: {} Personio account(s): {}",
+                "configuration is valid: {} Personio account(s): {}; state: {}",
                 config.personio.len(),
-                config.personio.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")
+                config
+                    .personio
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                config.state.as_deref().unwrap_or("(default)")
             );
             Ok(())
         }
@@ -124,7 +133,9 @@ fn init_logging(format: LogFormat, verbose: u8) {
         _ => "debug,personio_sync=trace,psync_personio=trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

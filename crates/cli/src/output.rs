@@ -48,10 +48,22 @@ fn cell(e: &Employee, column: &str) -> String {
         "email" => opt(&e.email),
         "status" => opt(&e.status),
         "position" => opt(&e.position),
-        "department" => e.department.as_ref().map(|d| d.path().join(" / ")).unwrap_or_default(),
+        "department" => e
+            .department
+            .as_ref()
+            .map(|d| d.path().join(" / "))
+            .unwrap_or_default(),
         "team" => e.team.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
-        "office" => e.office.as_ref().map(|o| o.name.clone()).unwrap_or_default(),
-        "legal_entity" => e.legal_entity.as_ref().map(|o| o.name.clone()).unwrap_or_default(),
+        "office" => e
+            .office
+            .as_ref()
+            .map(|o| o.name.clone())
+            .unwrap_or_default(),
+        "legal_entity" => e
+            .legal_entity
+            .as_ref()
+            .map(|o| o.name.clone())
+            .unwrap_or_default(),
         "supervisor_id" => opt(&e.supervisor_id),
         "hire_date" => opt(&e.hire_date),
         "termination_date" => opt(&e.termination_date),
@@ -72,7 +84,11 @@ fn cell(e: &Employee, column: &str) -> String {
 }
 
 /// Writes employees in the chosen format.
-pub fn write_employees(out: &mut dyn Write, employees: &[Employee], format: Format) -> io::Result<()> {
+pub fn write_employees(
+    out: &mut dyn Write,
+    employees: &[Employee],
+    format: Format,
+) -> io::Result<()> {
     match format {
         Format::Json => {
             serde_json::to_writer_pretty(&mut *out, employees).map_err(io::Error::other)?;
@@ -84,13 +100,28 @@ pub fn write_employees(out: &mut dyn Write, employees: &[Employee], format: Form
 }
 
 fn write_table(out: &mut dyn Write, employees: &[Employee]) -> io::Result<()> {
-    const SHOWN: [&str; 8] = ["id", "name", "email", "status", "position", "department", "office", "supervisor_id"];
+    const SHOWN: [&str; 8] = [
+        "id",
+        "name",
+        "email",
+        "status",
+        "position",
+        "department",
+        "office",
+        "supervisor_id",
+    ];
     let rows: Vec<Vec<String>> = employees
         .iter()
         .map(|e| {
             SHOWN
                 .iter()
-                .map(|c| if *c == "name" { e.display_name() } else { cell(e, c) })
+                .map(|c| {
+                    if *c == "name" {
+                        e.display_name()
+                    } else {
+                        cell(e, c)
+                    }
+                })
                 .collect()
         })
         .collect();
@@ -124,17 +155,39 @@ fn write_table(out: &mut dyn Write, employees: &[Employee]) -> io::Result<()> {
 }
 
 fn write_csv(out: &mut dyn Write, employees: &[Employee]) -> io::Result<()> {
-    let custom: BTreeSet<&str> =
-        employees.iter().flat_map(|e| e.custom.keys().map(String::as_str)).collect();
+    let custom: BTreeSet<&str> = employees
+        .iter()
+        .flat_map(|e| e.custom.keys().map(String::as_str))
+        .collect();
     let mut header: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
     header.push("avatar_url".into());
     header.extend(custom.iter().map(|k| k.to_string()));
-    writeln!(out, "{}", header.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(","))?;
+    writeln!(
+        out,
+        "{}",
+        header
+            .iter()
+            .map(|h| csv_field(h))
+            .collect::<Vec<_>>()
+            .join(",")
+    )?;
     for e in employees {
         let mut row: Vec<String> = COLUMNS.iter().map(|c| cell(e, c)).collect();
         row.push(e.avatar_url.clone().unwrap_or_default());
-        row.extend(custom.iter().map(|k| e.custom.get(*k).map(|a| a.value.display()).unwrap_or_default()));
-        writeln!(out, "{}", row.iter().map(|v| csv_field(v)).collect::<Vec<_>>().join(","))?;
+        row.extend(custom.iter().map(|k| {
+            e.custom
+                .get(*k)
+                .map(|a| a.value.display())
+                .unwrap_or_default()
+        }));
+        writeln!(
+            out,
+            "{}",
+            row.iter()
+                .map(|v| csv_field(v))
+                .collect::<Vec<_>>()
+                .join(",")
+        )?;
     }
     Ok(())
 }
@@ -173,8 +226,16 @@ mod tests {
         let text = String::from_utf8(buf).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
-        assert!(lines[1].starts_with("1,Zoë,\"O'Neil, Jr.\","), "{}", lines[1]);
-        assert!(lines[2].starts_with("2,'=cmd,\"Quote\"\"d\","), "{}", lines[2]);
+        assert!(
+            lines[1].starts_with("1,Zoë,\"O'Neil, Jr.\","),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[2].starts_with("2,'=cmd,\"Quote\"\"d\","),
+            "{}",
+            lines[2]
+        );
     }
 
     #[test]

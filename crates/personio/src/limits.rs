@@ -37,11 +37,16 @@ fn bucket(enabled: bool, rate: Rate) -> Result<Option<DefaultDirectRateLimiter>,
         return Ok(None);
     }
     if !(rate.per_second.is_finite() && rate.per_second > 0.0) {
-        return Err(format!("a rate must be a positive number, got {}", rate.per_second));
+        return Err(format!(
+            "a rate must be a positive number, got {}",
+            rate.per_second
+        ));
     }
     let burst = NonZeroU32::new(rate.burst).ok_or("a burst must be at least 1")?;
     let period = Duration::from_secs_f64(1.0 / rate.per_second);
-    let quota = Quota::with_period(period).ok_or("a rate is too high")?.allow_burst(burst);
+    let quota = Quota::with_period(period)
+        .ok_or("a rate is too high")?
+        .allow_burst(burst);
     Ok(Some(RateLimiter::direct(quota)))
 }
 

@@ -35,7 +35,10 @@ pub async fn run(args: Args) -> Result<(), Failure> {
         }
     }
     if failed > 0 {
-        return Err(Failure::Failed(anyhow::anyhow!("{failed} of {} checks failed", config.personio.len())));
+        return Err(Failure::Failed(anyhow::anyhow!(
+            "{failed} of {} checks failed",
+            config.personio.len()
+        )));
     }
     Ok(())
 }

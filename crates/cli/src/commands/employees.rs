@@ -27,10 +27,13 @@ pub struct Args {
 
 pub async fn run(args: Args) -> Result<(), Failure> {
     let config = config::load(&args.config)?;
-    let account = config.account(args.account.as_deref()).map_err(|e| Failure::Invalid(anyhow::anyhow!(e)))?;
+    let account = config
+        .account(args.account.as_deref())
+        .map_err(|e| Failure::Invalid(anyhow::anyhow!(e)))?;
     let outcome = read(account).await?;
     let mut out = std::io::stdout().lock();
-    output::write_employees(&mut out, &outcome.employees, args.format).context("cannot write to stdout")?;
+    output::write_employees(&mut out, &outcome.employees, args.format)
+        .context("cannot write to stdout")?;
     report(&account.name, &outcome);
     Ok(())
 }
@@ -41,14 +44,16 @@ pub async fn read(account: &AccountConfig) -> Result<ReadOutcome, Failure> {
         .map_err(|e| Failure::Invalid(anyhow::Error::new(e)))?;
     let bar = progress_bar(&account.name);
     let options = ReadOptions {
-        progress: bar.clone().map(|bar| -> Arc<dyn Fn(ReadProgress) + Send + Sync> {
-            Arc::new(move |p: ReadProgress| {
-                if let Some(total) = p.total {
-                    bar.set_length(total as u64);
-                }
-                bar.set_position(p.fetched as u64);
-            })
-        }),
+        progress: bar
+            .clone()
+            .map(|bar| -> Arc<dyn Fn(ReadProgress) + Send + Sync> {
+                Arc::new(move |p: ReadProgress| {
+                    if let Some(total) = p.total {
+                        bar.set_length(total as u64);
+                    }
+                    bar.set_position(p.fetched as u64);
+                })
+            }),
     };
     let result = client.read_all(&options).await;
     if let Some(bar) = bar {
@@ -62,8 +67,9 @@ fn progress_bar(account: &str) -> Option<ProgressBar> {
         return None;
     }
     let bar = ProgressBar::new(0);
-    let style = ProgressStyle::with_template("{prefix} {bar:40.cyan/blue} {pos}/{len} employees {elapsed}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style =
+        ProgressStyle::with_template("{prefix} {bar:40.cyan/blue} {pos}/{len} employees {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_prefix(format!("reading {account}"));
     Some(bar)
@@ -94,7 +100,11 @@ pub fn report(account: &str, outcome: &ReadOutcome) {
         );
     }
     if !outcome.employees.is_empty() {
-        let used: Vec<&str> = Employee::STANDARD_ATTRIBUTES.iter().copied().filter(|a| *a != "id").collect();
+        let used: Vec<&str> = Employee::STANDARD_ATTRIBUTES
+            .iter()
+            .copied()
+            .filter(|a| *a != "id")
+            .collect();
         for missing in psync_personio::whitelist_report(&used, outcome) {
             eprintln!("note: {missing}");
         }

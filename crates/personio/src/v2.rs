@@ -1,0 +1,327 @@
+//! v2 reads: cursor-paged `/v2/persons`, one `/employments` call per person (bounded
+//! concurrency, own bucket), org units with parent chains (one call per unique unit), and the
+//! workplace, legal-entity and cost-center lists (once per read).
+
+use crate::diagnostics::SkippedRecord;
+use crate::error::PersonioError;
+use crate::http::Http;
+use crate::limits::Bucket;
+use crate::normalize_v2::{self, Lookups};
+use crate::{ReadOptions, ReadProgress, convert};
+use futures::StreamExt;
+use psync_model::{Employee, EmployeeId};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The result of a v2 read.
+pub(crate) struct V2Read {
+    pub(crate) employees: Vec<Employee>,
+    pub(crate) skipped: Vec<SkippedRecord>,
+    pub(crate) complete: bool,
+    pub(crate) warnings: Vec<String>,
+}
+
+/// The items of a list response (`_data`, or `data` on some endpoints).
+fn items(body: &Value) -> Option<&Vec<Value>> {
+    body.get("_data")
+        .or_else(|| body.get("data"))
+        .and_then(Value::as_array)
+}
+
+/// The cursor of the `next` link (absolute or relative; the path itself is not trusted).
+fn next_cursor(body: &Value) -> Option<String> {
+    let meta = body.get("_meta").or_else(|| body.get("meta"))?;
+    let href = meta.pointer("/links/next/href")?.as_str()?;
+    let query = href.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == "cursor" && !value.is_empty()).then(|| percent_decode(value))
+    })
+}
+
+/// Minimal percent-decoding for cursor values.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).and_then(|b| hex(*b)),
+                bytes.get(i + 2).and_then(|b| hex(*b)),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Every item of a cursor-paged list. Stops at a missing `next`, an empty page or a repeated
+/// cursor; `count_pages` adds the pages to the stats.
+async fn list_all(
+    http: &Http,
+    bucket: Bucket,
+    path: &str,
+    limit: u32,
+    count_pages: bool,
+    mut on_page: impl FnMut(usize),
+) -> Result<(Vec<Value>, Vec<String>), PersonioError> {
+    let mut all = Vec::new();
+    let mut warnings = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut seen_cursors = BTreeSet::new();
+    loop {
+        let mut query = vec![("limit", limit.to_string())];
+        if let Some(c) = &cursor {
+            query.push(("cursor", c.clone()));
+        }
+        let body = http.get(bucket, path, &query).await?;
+        if count_pages {
+            http.counters.add_page();
+        }
+        let Some(page) = items(&body) else {
+            return Err(PersonioError::InvalidResponse {
+                account: http.account.clone(),
+                url: http.url(path),
+                status: 200,
+                problem: format!("a list without `_data` ({})", convert::short(&body)),
+            });
+        };
+        all.extend(page.iter().cloned());
+        on_page(all.len());
+        let Some(next) = next_cursor(&body) else {
+            break;
+        };
+        if page.is_empty() {
+            break;
+        }
+        if !seen_cursors.insert(next.clone()) {
+            warnings.push(format!("{path}: the next cursor repeated; stopped paging"));
+            break;
+        }
+        cursor = Some(next);
+    }
+    Ok((all, warnings))
+}
+
+/// The most recent employment of a person (`Ok(None)` when there is none or the person vanished).
+async fn employment(http: &Http, id: &str) -> Result<Option<Value>, PersonioError> {
+    let path = format!("/v2/persons/{id}/employments");
+    let query = [("limit", http.limits.v2_page_size.to_string())];
+    match http.get(Bucket::V2Employments, &path, &query).await {
+        Ok(body) => Ok(items(&body).and_then(|list| list.first()).cloned()),
+        Err(PersonioError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// An org unit's `(type, id)` and its response (`None`: 404).
+type UnitReply = ((String, String), Option<Value>);
+
+/// Fetches the org units, workplaces, legal entities and cost centers the employments refer to.
+async fn lookups(
+    http: &Http,
+    employments: &[&Value],
+    warnings: &mut Vec<String>,
+) -> Result<Lookups, PersonioError> {
+    let mut lookups = Lookups::default();
+    let units: BTreeSet<(String, String)> = employments
+        .iter()
+        .flat_map(|e| normalize_v2::unit_refs(e))
+        .collect();
+    let fetched: Vec<Result<UnitReply, PersonioError>> =
+        futures::stream::iter(units.into_iter().map(|(kind, id)| async move {
+            let path = format!("/v2/org-units/{id}");
+            let query = [
+                ("type", kind.clone()),
+                ("include_parent_chain", "true".to_string()),
+            ];
+            match http.get(Bucket::V2Other, &path, &query).await {
+                Ok(body) => Ok(((kind, id), Some(body))),
+                Err(PersonioError::NotFound { .. }) => Ok(((kind, id), None)),
+                Err(e) => Err(e),
+            }
+        }))
+        .buffer_unordered(http.limits.v2_concurrency)
+        .collect()
+        .await;
+    for result in fetched {
+        let ((kind, id), body) = result?;
+        match body {
+            Some(body) => {
+                let unit = normalize_v2::org_unit(&body, &id);
+                lookups.units.insert((kind, id), unit);
+            }
+            None => warnings.push(format!("org unit {kind} {id} not found; kept its id only")),
+        }
+    }
+    let wants = |key: &str| {
+        employments
+            .iter()
+            .any(|e| e.get(key).is_some_and(|v| !v.is_null()))
+    };
+    let limit = http.limits.v2_list_page_size;
+    let lists = [
+        ("office", "/v2/workplaces"),
+        ("legal_entity", "/v2/legal-entities"),
+        ("cost_centers", "/v2/cost-centers"),
+    ];
+    for (key, path) in lists {
+        if !(wants(key) || (key == "legal_entity" && wants("sub_company"))) {
+            continue;
+        }
+        let names = match list_all(http, Bucket::V2Other, path, limit, false, |_| {}).await {
+            Ok((items, notes)) => {
+                warnings.extend(notes);
+                normalize_v2::names(&items)
+            }
+            // A plan without the feature (412), or a credential without the scope: ids only.
+            Err(
+                e @ (PersonioError::NotFound { .. }
+                | PersonioError::Forbidden { .. }
+                | PersonioError::Rejected { .. }),
+            ) => {
+                warnings.push(format!("{path} unavailable, names left empty: {e}"));
+                HashMap::new()
+            }
+            Err(e) => return Err(e),
+        };
+        match key {
+            "office" => lookups.workplaces = names,
+            "legal_entity" => lookups.legal_entities = names,
+            _ => lookups.cost_centers = names,
+        }
+    }
+    Ok(lookups)
+}
+
+/// Reads every person with their most recent employment.
+pub(crate) async fn read_all(http: &Http, opts: &ReadOptions) -> Result<V2Read, PersonioError> {
+    let (persons, mut warnings) = list_all(
+        http,
+        Bucket::V2Persons,
+        "/v2/persons",
+        http.limits.v2_page_size,
+        true,
+        |fetched| report(opts, fetched, None),
+    )
+    .await?;
+    // De-duplicate by id; keep the first occurrence.
+    let mut skipped: BTreeMap<String, SkippedRecord> = BTreeMap::new();
+    let mut valid: Vec<(String, &Value)> = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut duplicates = 0usize;
+    for person in &persons {
+        match person.get("id").map(convert::person_id) {
+            Some(Ok(id)) => {
+                if seen.insert(id.clone()) {
+                    valid.push((id, person));
+                } else {
+                    duplicates += 1;
+                }
+            }
+            other => {
+                let reason = match other {
+                    Some(Err(reason)) => reason,
+                    _ => "the person has no id".to_string(),
+                };
+                let id = person.get("id").map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => convert::short(other),
+                });
+                tracing::warn!(account = %http.account, ?id, %reason, "Skipped a malformed person.");
+                skipped.insert(id.clone().unwrap_or_default(), SkippedRecord { id, reason });
+            }
+        }
+    }
+    if duplicates > 0 {
+        warnings.push(format!(
+            "{duplicates} person(s) came twice while paging (removed)"
+        ));
+    }
+    let total = valid.len();
+    let mut done = 0usize;
+    let mut employments: HashMap<String, Option<Value>> = HashMap::with_capacity(total);
+    let mut stream = futures::stream::iter(
+        valid
+            .iter()
+            .map(|(id, _)| async move { (id.clone(), employment(http, id).await) }),
+    )
+    .buffer_unordered(http.limits.v2_concurrency);
+    while let Some((id, result)) = stream.next().await {
+        employments.insert(id, result?);
+        done += 1;
+        if done.is_multiple_of(50) || done == total {
+            report(opts, done, Some(total));
+        }
+    }
+    drop(stream);
+    let refs: Vec<&Value> = employments.values().flatten().collect();
+    let lookups = lookups(http, &refs, &mut warnings).await?;
+    let mut employees = Vec::with_capacity(total);
+    for (id, person) in &valid {
+        let employment = employments.get(id).and_then(Option::as_ref);
+        match normalize_v2::employee(person, employment, &lookups) {
+            Ok(e) => employees.push(e),
+            Err(s) => {
+                tracing::warn!(account = %http.account, id = ?s.id, reason = %s.reason, "Skipped a malformed person.");
+                skipped.insert(s.id.clone().unwrap_or_default(), s);
+            }
+        }
+    }
+    Ok(V2Read {
+        employees,
+        skipped: skipped.into_values().collect(),
+        complete: true,
+        warnings,
+    })
+}
+
+fn report(opts: &ReadOptions, fetched: usize, total: Option<usize>) {
+    if let Some(progress) = &opts.progress {
+        progress(ReadProgress { fetched, total });
+    }
+}
+
+/// One person with their employment; `None` when Personio says 404.
+pub(crate) async fn read_one(
+    http: &Http,
+    id: &EmployeeId,
+) -> Result<Result<Option<Employee>, SkippedRecord>, PersonioError> {
+    let path = format!("/v2/persons/{}", id.as_str());
+    let person = match http.get(Bucket::V2Persons, &path, &[]).await {
+        Ok(body) => match body.get("_data") {
+            Some(data @ Value::Object(_)) => data.clone(),
+            _ => body,
+        },
+        Err(PersonioError::NotFound { .. }) => return Ok(Ok(None)),
+        Err(e) => return Err(e),
+    };
+    let employment = employment(http, id.as_str()).await?;
+    let mut warnings = Vec::new();
+    let refs: Vec<&Value> = employment.iter().collect();
+    let lookups = lookups(http, &refs, &mut warnings).await?;
+    Ok(normalize_v2::employee(&person, employment.as_ref(), &lookups).map(Some))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn next_cursor_comes_from_absolute_or_relative_links() {
+        let abs = json!({"_meta": {"links": {"next": {"href": "https://api.example.test/v2/employments?limit=50&cursor=cur_a%2Bb"}}}});
+        assert_eq!(next_cursor(&abs).as_deref(), Some("cur_a+b"));
+        let rel = json!({"_meta": {"links": {"next": {"href": "/v2/persons?cursor=cur_9"}}}});
+        assert_eq!(next_cursor(&rel).as_deref(), Some("cur_9"));
+        let last = json!({"_meta": {"links": {"self": {"href": "/v2/persons"}}}});
+        assert_eq!(next_cursor(&last), None);
+    }
+}
