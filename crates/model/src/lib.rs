@@ -4,9 +4,14 @@
 //! into these types; mapping, planning and targets only ever see these types.
 
 mod employee;
+mod plan;
 mod value;
 
 pub use employee::{
     CostCenter, CustomAttribute, Employee, EmployeeId, EmploymentStatus, OrgRef, OrgUnit,
+};
+pub use plan::{
+    AppliedAccount, FieldChange, GroupPath, Hold, LeaveReason, MatchBy, OpKind, Operation, Outcome,
+    Plan, PlanNote, TargetRecord,
 };
 pub use value::{AttributeType, Value};
