@@ -374,7 +374,8 @@ fn write_person(
             json::str(out, &crate::v1::picture_url(base, p.id));
             out.push('}');
         } else {
-            out.push_str("null");
+            // The v2 schema makes the object required and its url nullable.
+            out.push_str("{\"url\":null}");
         }
     }
     if cred.allows("status") {
