@@ -37,6 +37,18 @@ enum Command {
     Sim(commands::sim::Args),
     /// Fetch employees from a Personio account and print them, normalized.
     Employees(commands::employees::Args),
+    /// Show what a sync would change, per person and attribute. Writes nothing anywhere.
+    Plan(commands::sync::PlanArgs),
+    /// Apply the plan to the targets and record the outcome (progress bars on a terminal).
+    Sync(commands::sync::SyncArgs),
+    /// Apply a plan that a guard held for approval.
+    Approve(commands::sync::ResolveArgs),
+    /// Discard a held plan.
+    Reject(commands::sync::ResolveArgs),
+    /// List recent runs, with held plans marked.
+    Runs(commands::sync::RunsArgs),
+    /// Show what is recorded for one person: Personio versions and provisioning log.
+    History(commands::sync::HistoryArgs),
     /// Check a configuration file and report every problem at once.
     Validate {
         /// The configuration file.
@@ -102,10 +114,33 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Demo(args) => commands::demo::run(args).await,
         Command::Sim(args) => commands::sim::run(args).await,
         Command::Employees(args) => commands::employees::run(args).await,
+        Command::Plan(args) => commands::sync::plan(args).await,
+        Command::Sync(args) => commands::sync::sync(args).await,
+        Command::Approve(args) => commands::sync::approve(args).await,
+        Command::Reject(args) => commands::sync::reject(args).await,
+        Command::Runs(args) => commands::sync::runs(args).await,
+        Command::History(args) => commands::sync::history(args).await,
         Command::Validate { config } => {
             let config = config::load(&config)?;
+            let mut failures = Vec::new();
+            for target in &config.targets {
+                for failure in target.mapping.run_tests() {
+                    failures.push(format!("target '{}': {failure}", target.name));
+                }
+            }
+            if !failures.is_empty() {
+                return Err(Failure::Invalid(anyhow::anyhow!(
+                    "{} mapping test(s) failed:\n{}",
+                    failures.len(),
+                    failures
+                        .iter()
+                        .map(|f| format!("  - {f}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )));
+            }
             println!(
-                "configuration is valid: {} Personio account(s): {}; state: {}",
+                "configuration is valid: {} Personio account(s): {}; {} target(s): {}; state: {}",
                 config.personio.len(),
                 config
                     .personio
@@ -113,7 +148,14 @@ async fn run(command: Command) -> Result<(), Failure> {
                     .map(|a| a.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
-                config.state.as_deref().unwrap_or("(default)")
+                config.targets.len(),
+                config
+                    .targets
+                    .iter()
+                    .map(|t| format!("{} ({})", t.name, t.kind()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                config.state_url()
             );
             Ok(())
         }

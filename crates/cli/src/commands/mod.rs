@@ -4,3 +4,4 @@ pub mod check;
 pub mod demo;
 pub mod employees;
 pub mod sim;
+pub mod sync;

@@ -1,0 +1,360 @@
+//! Executing a plan against one target: journal the intent, call the target, retry what is
+//! transient, park what is refused, stop on what is fatal, and confirm state only after the
+//! target confirmed (after `finish` for batch targets).
+
+use crate::clock::Clock;
+use crate::error::EngineError;
+use crate::run::{Step, StepHook, fire};
+use crate::setup::TargetSetup;
+use futures::{StreamExt, TryStreamExt};
+use psync_model::{AppliedAccount, EmployeeId, Operation, Outcome, Plan};
+use psync_store::{AnyStore, RunId, StateStore};
+use psync_targets::{ErrorKind, RunInfo, RunReport, Target, TargetError};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Called after each operation with (done, total).
+pub type ApplyProgress = Arc<dyn Fn(usize, usize) + Send + Sync>;
+
+/// An operation that did not go through.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// The person.
+    pub person: EmployeeId,
+    /// The planned action.
+    pub action: String,
+    /// transient, conflict, rejected, fatal.
+    pub kind: String,
+    /// The target's message.
+    pub message: String,
+    /// Parked: it stays pending and is planned again on the next run.
+    pub parked: bool,
+}
+
+/// What applying one plan did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ApplyReport {
+    /// Counts: created, adopted, updated, disabled, enabled, deleted, unchanged, failed, parked, not_attempted.
+    pub counts: BTreeMap<String, u64>,
+    /// Every operation that did not go through.
+    pub failures: Vec<Failure>,
+    /// Set when the target failed fatally; the rest of its operations were not attempted.
+    pub quarantined: Option<String>,
+    /// Outcomes per person (for one-person traces and the dashboard).
+    pub outcomes: BTreeMap<EmployeeId, String>,
+}
+
+impl ApplyReport {
+    fn bump(&mut self, key: &str) {
+        *self.counts.entry(key.to_string()).or_insert(0) += 1;
+    }
+}
+
+/// The state the store keeps for a person after `op` was confirmed with `outcome`.
+pub(crate) fn next_state(
+    applied: &BTreeMap<EmployeeId, AppliedAccount>,
+    op: &Operation,
+    outcome: &Outcome,
+    today: jiff::civil::Date,
+) -> Option<AppliedAccount> {
+    let person = op.person().clone();
+    let mut one = BTreeMap::new();
+    if let Some(account) = applied.get(&person) {
+        one.insert(person.clone(), account.clone());
+    }
+    psync_planner::apply_outcome(&mut one, op, outcome, today);
+    one.remove(&person)
+}
+
+/// Marks intents left open by an interrupted run: their operations are planned again.
+pub(crate) async fn close_open_intents(
+    store: &AnyStore,
+    target: &str,
+    clock: &dyn Clock,
+) -> Result<usize, EngineError> {
+    let open = store.open_intents(target).await?;
+    for (journal, _, _) in &open {
+        store
+            .fail(
+                *journal,
+                "interrupted",
+                "the run stopped before the target confirmed this operation; it is planned again",
+                false,
+                clock.now(),
+            )
+            .await?;
+    }
+    Ok(open.len())
+}
+
+fn outcome_key(op: &Operation, outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Created { .. } => "created",
+        Outcome::Adopted { .. } => "adopted",
+        Outcome::Unchanged => "unchanged",
+        Outcome::Applied => match op.kind() {
+            psync_model::OpKind::Create => "created",
+            psync_model::OpKind::Update => "updated",
+            psync_model::OpKind::Disable => "disabled",
+            psync_model::OpKind::Enable => "enabled",
+            psync_model::OpKind::Delete => "deleted",
+        },
+    }
+}
+
+fn describe(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Created { remote_id } => format!("created ({remote_id})"),
+        Outcome::Adopted {
+            remote_id,
+            matched_by,
+        } => {
+            format!("adopted existing account {remote_id} (matched by {matched_by:?})")
+        }
+        Outcome::Applied => "applied".to_string(),
+        Outcome::Unchanged => "already up to date".to_string(),
+    }
+}
+
+/// Applies one operation with retries for transient failures.
+async fn apply_with_retries(
+    target: &psync_targets::AnyTarget,
+    op: &Operation,
+    attempts: u32,
+) -> Result<Outcome, TargetError> {
+    let mut attempt = 1;
+    loop {
+        match target.apply(op).await {
+            Err(e) if e.kind == ErrorKind::Transient && attempt < attempts.max(1) => {
+                // Jittered exponential backoff: 200 ms, 400 ms, 800 ms … ± 25 %.
+                let base = 200u64.saturating_mul(1 << (attempt - 1).min(6));
+                let jitter = (op.person().as_str().len() as u64 * 37 + u64::from(attempt) * 11)
+                    % (base / 2 + 1);
+                tokio::time::sleep(Duration::from_millis(base - base / 4 + jitter)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Executes `plan` against the target of `setup`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site; a struct would only rename the arguments"
+)]
+pub(crate) async fn execute(
+    store: &AnyStore,
+    setup: &TargetSetup,
+    run: RunId,
+    plan: &Plan,
+    applied: &BTreeMap<EmployeeId, AppliedAccount>,
+    clock: &dyn Clock,
+    hook: Option<&StepHook>,
+    progress: Option<&ApplyProgress>,
+) -> Result<ApplyReport, EngineError> {
+    close_open_intents(store, &setup.name, clock).await?;
+    let target = &setup.target;
+    let info = RunInfo {
+        run,
+        target: setup.name.clone(),
+        started_at: clock.now(),
+        dry_run: false,
+    };
+    let mut report = ApplyReport::default();
+    if let Err(e) = target.begin(&info).await {
+        report.quarantined = Some(format!("could not start: {}", e.message));
+        for op in &plan.operations {
+            report.bump("not_attempted");
+            report.failures.push(Failure {
+                person: op.person().clone(),
+                action: op.kind().to_string(),
+                kind: e.kind.as_str().to_string(),
+                message: e.message.clone(),
+                parked: false,
+            });
+        }
+        return Ok(report);
+    }
+    let today = clock.now().to_zoned(setup.policy.time_zone.clone()).date();
+    let batched = target.batched();
+    let stop = AtomicBool::new(false);
+    let done = AtomicUsize::new(0);
+    let total = plan.operations.len();
+
+    enum Step1 {
+        Confirmed(i64, Operation, Outcome),
+        Failed(Failure, bool),
+        NotAttempted(Operation),
+    }
+
+    let results = futures::stream::iter(plan.operations.iter())
+        .map(|op| {
+            let stop = &stop;
+            let done = &done;
+            async move {
+                if stop.load(Ordering::SeqCst) {
+                    return Ok(Step1::NotAttempted(op.clone()));
+                }
+                let journal = store.journal_intent(run, &setup.name, op, clock.now()).await?;
+                fire(hook, &Step::BeforeApply { target: setup.name.clone(), person: op.person().clone() })?;
+                let result = apply_with_retries(target, op, setup.attempts).await;
+                let step = match result {
+                    Ok(outcome) => {
+                        fire(hook, &Step::AfterApply { target: setup.name.clone(), person: op.person().clone() })?;
+                        if !batched {
+                            let state = next_state(applied, op, &outcome, today);
+                            store
+                                .confirm(journal, &setup.name, op.person(), &outcome, state.as_ref(), clock.now())
+                                .await?;
+                            fire(hook, &Step::AfterConfirm { target: setup.name.clone(), person: op.person().clone() })?;
+                        }
+                        Step1::Confirmed(journal, op.clone(), outcome)
+                    }
+                    Err(e) => {
+                        let fatal = e.kind == ErrorKind::Fatal;
+                        if fatal {
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                        let parked = !fatal;
+                        store.fail(journal, e.kind.as_str(), &e.message, parked, clock.now()).await?;
+                        tracing::warn!(target = %setup.name, person = %op.person(), kind = e.kind.as_str(), error = %e.message, "Operation failed.");
+                        Step1::Failed(
+                            Failure {
+                                person: op.person().clone(),
+                                action: op.kind().to_string(),
+                                kind: e.kind.as_str().to_string(),
+                                message: e.message.clone(),
+                                parked,
+                            },
+                            fatal,
+                        )
+                    }
+                };
+                let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+                if let Some(progress) = progress {
+                    progress(n, total);
+                }
+                Ok::<_, EngineError>(step)
+            }
+        })
+        .buffer_unordered(setup.concurrency.max(1))
+        // Stops at the first engine error (store failure, injected crash): in-flight
+        // operations are dropped, exactly as a crash would drop them.
+        .try_collect::<Vec<_>>()
+        .await?;
+
+    let mut staged = Vec::new();
+    for result in results {
+        match result {
+            Step1::Confirmed(journal, op, outcome) => {
+                report
+                    .outcomes
+                    .insert(op.person().clone(), describe(&outcome));
+                if batched {
+                    staged.push((journal, op, outcome));
+                } else {
+                    report.bump(outcome_key(&op, &outcome));
+                }
+            }
+            Step1::Failed(failure, fatal) => {
+                report.outcomes.insert(
+                    failure.person.clone(),
+                    format!("failed: {}", failure.message),
+                );
+                report.bump(if failure.parked { "parked" } else { "failed" });
+                if fatal && report.quarantined.is_none() {
+                    report.quarantined = Some(failure.message.clone());
+                }
+                report.failures.push(failure);
+            }
+            Step1::NotAttempted(op) => {
+                report
+                    .outcomes
+                    .insert(op.person().clone(), "not attempted (target stopped)".into());
+                report.bump("not_attempted");
+            }
+        }
+    }
+
+    fire(
+        hook,
+        &Step::BeforeFinish {
+            target: setup.name.clone(),
+        },
+    )?;
+    let run_report = RunReport {
+        counts: {
+            let mut counts = report.counts.clone();
+            for (journal, op, outcome) in &staged {
+                let _ = journal;
+                *counts
+                    .entry(outcome_key(op, outcome).to_string())
+                    .or_insert(0) += 1;
+            }
+            counts
+        },
+        failures: report
+            .failures
+            .iter()
+            .map(|f| format!("{} {}: {}", f.action, f.person, f.message))
+            .collect(),
+    };
+    match target.finish(&info, &run_report).await {
+        Ok(()) => {
+            fire(
+                hook,
+                &Step::AfterFinish {
+                    target: setup.name.clone(),
+                },
+            )?;
+            for (journal, op, outcome) in staged {
+                let state = next_state(applied, &op, &outcome, today);
+                store
+                    .confirm(
+                        journal,
+                        &setup.name,
+                        op.person(),
+                        &outcome,
+                        state.as_ref(),
+                        clock.now(),
+                    )
+                    .await?;
+                report.bump(outcome_key(&op, &outcome));
+                fire(
+                    hook,
+                    &Step::AfterConfirm {
+                        target: setup.name.clone(),
+                        person: op.person().clone(),
+                    },
+                )?;
+            }
+        }
+        Err(e) => {
+            report.quarantined = Some(format!("could not finish: {}", e.message));
+            for (journal, op, _) in staged {
+                store
+                    .fail(
+                        journal,
+                        e.kind.as_str(),
+                        &format!("the target did not write: {}", e.message),
+                        false,
+                        clock.now(),
+                    )
+                    .await?;
+                report.bump("failed");
+                report.failures.push(Failure {
+                    person: op.person().clone(),
+                    action: op.kind().to_string(),
+                    kind: e.kind.as_str().to_string(),
+                    message: e.message.clone(),
+                    parked: false,
+                });
+            }
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,815 @@
+//! One sync: read each source once, then per target map, plan, guard and apply; also the
+//! approval of held plans and the step trace of a one-person sync.
+
+use crate::apply::{self, ApplyProgress, ApplyReport};
+use crate::clock::Clock;
+use crate::error::EngineError;
+use crate::setup::{SourceSetup, TargetSetup};
+use psync_mapping::MappingError;
+use psync_model::{AppliedAccount, Employee, EmployeeId, OpKind, Plan, PlanNote};
+use psync_personio::ReadOptions;
+use psync_planner::{Lifecycle, Person, PlanInput, ReadScope};
+use psync_store::{AnyStore, RunId, RunStatus, StateStore};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+
+/// A step boundary: where tests inject crashes, and what the one-person trace reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// A source was read.
+    Read {
+        /// The account.
+        source: String,
+    },
+    /// The snapshot of a full read was saved.
+    Snapshot {
+        /// The account.
+        source: String,
+    },
+    /// A target's plan was computed.
+    Planned {
+        /// The target.
+        target: String,
+    },
+    /// An operation's intent is journaled; the target has not been called.
+    BeforeApply {
+        /// The target.
+        target: String,
+        /// The person.
+        person: EmployeeId,
+    },
+    /// The target confirmed an operation; state is not yet written.
+    AfterApply {
+        /// The target.
+        target: String,
+        /// The person.
+        person: EmployeeId,
+    },
+    /// State for an operation is written.
+    AfterConfirm {
+        /// The target.
+        target: String,
+        /// The person.
+        person: EmployeeId,
+    },
+    /// All operations were sent; the target's `finish` has not run.
+    BeforeFinish {
+        /// The target.
+        target: String,
+    },
+    /// The target's `finish` ran; batched outcomes are not yet confirmed.
+    AfterFinish {
+        /// The target.
+        target: String,
+    },
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Read { source } => write!(f, "read of {source}"),
+            Step::Snapshot { source } => write!(f, "snapshot of {source}"),
+            Step::Planned { target } => write!(f, "plan of {target}"),
+            Step::BeforeApply { target, person } => {
+                write!(f, "before applying {person} to {target}")
+            }
+            Step::AfterApply { target, person } => write!(f, "after applying {person} to {target}"),
+            Step::AfterConfirm { target, person } => {
+                write!(f, "after confirming {person} in {target}")
+            }
+            Step::BeforeFinish { target } => write!(f, "before finishing {target}"),
+            Step::AfterFinish { target } => write!(f, "after finishing {target}"),
+        }
+    }
+}
+
+/// Returns `true` to crash at that step (tests only).
+pub type StepHook = Arc<dyn Fn(&Step) -> bool + Send + Sync>;
+
+pub(crate) fn fire(hook: Option<&StepHook>, step: &Step) -> Result<(), EngineError> {
+    match hook {
+        Some(hook) if hook(step) => Err(EngineError::Injected(step.to_string())),
+        _ => Ok(()),
+    }
+}
+
+/// What to sync.
+#[derive(Debug, Clone, Default)]
+pub struct SyncOptions {
+    /// Only this target (default: all).
+    pub target: Option<String>,
+    /// Only this person: a partial read that never deprovisions.
+    pub employee: Option<EmployeeId>,
+    /// Compute and return plans; write nothing anywhere.
+    pub dry_run: bool,
+    /// Who asked: `cli`, `schedule`, `webhook`, `api`.
+    pub trigger: String,
+    /// Go on even when the read shrank more than the guard allows (the operator confirmed it).
+    pub allow_shrink: bool,
+}
+
+/// How a target's sync ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", content = "detail", rename_all = "snake_case")]
+pub enum TargetStatus {
+    /// Dry run: the plan was computed, nothing was written.
+    Planned,
+    /// The plan changed nothing.
+    UpToDate,
+    /// Every operation went through.
+    Applied,
+    /// Some operations failed or were parked; the rest went through.
+    Partial,
+    /// A guard held the plan for approval.
+    Held,
+    /// The target failed fatally.
+    Failed(String),
+    /// Nothing was done: the read was not trusted.
+    Aborted(String),
+}
+
+/// A read of one source.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadSummary {
+    /// The account.
+    pub source: String,
+    /// Employees read.
+    pub employees: usize,
+    /// Whether the read was full and complete.
+    pub complete: bool,
+    /// Records skipped as malformed: id (if any) and why.
+    pub skipped: Vec<(Option<String>, String)>,
+    /// Requests made.
+    pub requests: u64,
+    /// Seconds the read took.
+    pub seconds: f64,
+    /// Why a read is incomplete, or what was healed.
+    pub warnings: Vec<String>,
+}
+
+/// What happened to one person in a one-person sync.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PersonTrace {
+    /// Fetched from Personio (name), or why not.
+    pub fetched: String,
+    /// In scope of the target, and if not, why.
+    pub in_scope: String,
+    /// What the target holds for them according to state.
+    pub matched: String,
+    /// The planned action(s).
+    pub action: String,
+    /// What the target answered.
+    pub result: String,
+}
+
+/// The result of syncing (or planning) one target.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetReport {
+    /// The target.
+    pub target: String,
+    /// Its source account.
+    pub source: String,
+    /// The run recorded in the store (none for dry runs).
+    pub run: Option<RunId>,
+    /// The plan.
+    pub plan: Plan,
+    /// How it ended.
+    pub status: TargetStatus,
+    /// What applying did.
+    pub apply: Option<ApplyReport>,
+    /// People whose mapping failed (skipped, never deprovisioned).
+    pub mapping_errors: Vec<String>,
+    /// The one-person step trace, for `sync --employee`.
+    pub trace: Option<PersonTrace>,
+}
+
+/// What a whole sync did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanOutcome {
+    /// One entry per source read.
+    pub reads: Vec<ReadSummary>,
+    /// One entry per target.
+    pub targets: Vec<TargetReport>,
+}
+
+/// The engine: sources, targets, state and a clock, chosen once from configuration.
+pub struct Engine {
+    store: AnyStore,
+    sources: Vec<SourceSetup>,
+    targets: Vec<TargetSetup>,
+    clock: Arc<dyn Clock>,
+    hook: Option<StepHook>,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field(
+                "sources",
+                &self.sources.iter().map(|s| &s.name).collect::<Vec<_>>(),
+            )
+            .field(
+                "targets",
+                &self.targets.iter().map(|t| &t.name).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+struct SourceRead {
+    employees: Vec<Employee>,
+    scope: ReadScope,
+    skipped: BTreeSet<EmployeeId>,
+    summary: ReadSummary,
+}
+
+impl Engine {
+    /// An engine over these parts.
+    pub fn new(
+        store: AnyStore,
+        sources: Vec<SourceSetup>,
+        targets: Vec<TargetSetup>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Engine {
+            store,
+            sources,
+            targets,
+            clock,
+            hook: None,
+        }
+    }
+
+    /// Installs a crash hook (tests).
+    pub fn with_hook(mut self, hook: StepHook) -> Self {
+        self.hook = Some(hook);
+        self
+    }
+
+    /// The state store.
+    pub fn store(&self) -> &AnyStore {
+        &self.store
+    }
+
+    /// The configured targets.
+    pub fn targets(&self) -> &[TargetSetup] {
+        &self.targets
+    }
+
+    /// The configured sources.
+    pub fn sources(&self) -> &[SourceSetup] {
+        &self.sources
+    }
+
+    /// Syncs (or, with `dry_run`, plans) the selected targets.
+    pub async fn sync(
+        &self,
+        options: &SyncOptions,
+        progress: Option<ApplyProgress>,
+    ) -> Result<PlanOutcome, EngineError> {
+        let selected: Vec<&TargetSetup> = match &options.target {
+            Some(name) => {
+                let t = self
+                    .targets
+                    .iter()
+                    .find(|t| &t.name == name)
+                    .ok_or_else(|| {
+                        EngineError::Unknown(format!(
+                            "no target is named '{name}'; configured: {}",
+                            self.targets
+                                .iter()
+                                .map(|t| t.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    })?;
+                vec![t]
+            }
+            None => self.targets.iter().collect(),
+        };
+        let mut order: Vec<&str> = Vec::new();
+        for t in &selected {
+            if !order.contains(&t.source.as_str()) {
+                order.push(&t.source);
+            }
+        }
+        let mut outcome = PlanOutcome {
+            reads: Vec::new(),
+            targets: Vec::new(),
+        };
+        for source_name in order {
+            let source = self
+                .sources
+                .iter()
+                .find(|s| s.name == source_name)
+                .ok_or_else(|| {
+                    EngineError::Unknown(format!(
+                        "no [[personio]] account is named '{source_name}'"
+                    ))
+                })?;
+            let targets: Vec<&TargetSetup> = selected
+                .iter()
+                .copied()
+                .filter(|t| t.source == source_name)
+                .collect();
+            let read = self.read(source, options).await?;
+            fire(
+                self.hook.as_ref(),
+                &Step::Read {
+                    source: source.name.clone(),
+                },
+            )?;
+            outcome.reads.push(read.summary.clone());
+
+            if let ReadScope::Full { .. } = read.scope
+                && !options.allow_shrink
+            {
+                let previous = self.store.last_read_count(&source.name).await?;
+                let limit = targets
+                    .iter()
+                    .map(|t| t.max_shrink_percent)
+                    .fold(f64::INFINITY, f64::min);
+                if let Err(abort) =
+                    psync_planner::check_source(read.employees.len(), previous, limit)
+                {
+                    let message = abort.to_string();
+                    if options.dry_run {
+                        return Err(EngineError::InsaneSource {
+                            source_name: source.name.clone(),
+                            message,
+                        });
+                    }
+                    for t in &targets {
+                        let run = self
+                            .store
+                            .start_run(
+                                "sync",
+                                &options.trigger,
+                                Some(&source.name),
+                                Some(&t.name),
+                                self.clock.now(),
+                            )
+                            .await?;
+                        self.store
+                            .finish_run(
+                                run,
+                                RunStatus::Failed,
+                                &BTreeMap::new(),
+                                Some(&message),
+                                self.clock.now(),
+                            )
+                            .await?;
+                    }
+                    return Err(EngineError::InsaneSource {
+                        source_name: source.name.clone(),
+                        message,
+                    });
+                }
+            }
+            let mut snapshot_saved = false;
+            for setup in targets {
+                let run = if options.dry_run {
+                    None
+                } else {
+                    Some(
+                        self.store
+                            .start_run(
+                                "sync",
+                                &options.trigger,
+                                Some(&source.name),
+                                Some(&setup.name),
+                                self.clock.now(),
+                            )
+                            .await?,
+                    )
+                };
+                if let (Some(run), ReadScope::Full { .. }, false) =
+                    (run, read.scope, snapshot_saved)
+                {
+                    self.store
+                        .save_snapshot(&source.name, run, &read.employees, self.clock.now())
+                        .await?;
+                    snapshot_saved = true;
+                    fire(
+                        self.hook.as_ref(),
+                        &Step::Snapshot {
+                            source: source.name.clone(),
+                        },
+                    )?;
+                }
+                let report = self
+                    .sync_target(setup, &read, run, options, progress.clone())
+                    .await?;
+                outcome.targets.push(report);
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn read(
+        &self,
+        source: &SourceSetup,
+        options: &SyncOptions,
+    ) -> Result<SourceRead, EngineError> {
+        let started = std::time::Instant::now();
+        match &options.employee {
+            Some(id) => {
+                let employee = source.client.read_one(id).await?;
+                let stats = source.client.stats();
+                Ok(SourceRead {
+                    employees: employee.into_iter().collect(),
+                    scope: ReadScope::Partial,
+                    skipped: BTreeSet::new(),
+                    summary: ReadSummary {
+                        source: source.name.clone(),
+                        employees: 0,
+                        complete: false,
+                        skipped: Vec::new(),
+                        requests: stats.requests,
+                        seconds: started.elapsed().as_secs_f64(),
+                        warnings: Vec::new(),
+                    },
+                })
+                .map(|mut r| {
+                    r.summary.employees = r.employees.len();
+                    r
+                })
+            }
+            None => {
+                let read = source.client.read_all(&ReadOptions::default()).await?;
+                let skipped: BTreeSet<EmployeeId> = read
+                    .skipped
+                    .iter()
+                    .filter_map(|s| {
+                        s.id.as_deref()
+                            .filter(|id| is_personio_id(id))
+                            .map(EmployeeId::new)
+                    })
+                    .collect();
+                Ok(SourceRead {
+                    summary: ReadSummary {
+                        source: source.name.clone(),
+                        employees: read.employees.len(),
+                        complete: read.complete,
+                        skipped: read
+                            .skipped
+                            .iter()
+                            .map(|s| (s.id.clone(), s.reason.clone()))
+                            .collect(),
+                        requests: read.stats.requests,
+                        seconds: read.stats.elapsed.as_secs_f64(),
+                        warnings: read.warnings.clone(),
+                    },
+                    scope: ReadScope::Full {
+                        complete: read.complete && !has_unidentified(&read.skipped),
+                    },
+                    employees: read.employees,
+                    skipped,
+                })
+            }
+        }
+    }
+
+    async fn sync_target(
+        &self,
+        setup: &TargetSetup,
+        read: &SourceRead,
+        run: Option<RunId>,
+        options: &SyncOptions,
+        progress: Option<ApplyProgress>,
+    ) -> Result<TargetReport, EngineError> {
+        let mapped = setup.mapping.map_all(&read.employees);
+        let mut skipped = read.skipped.clone();
+        skipped.extend(mapped.errors.iter().map(|e| e.person.clone()));
+        let people: Vec<Person> = mapped
+            .people
+            .iter()
+            .map(|p| Person {
+                id: p.id.clone(),
+                record: p.record.clone(),
+                lifecycle: Lifecycle {
+                    status: p.status.clone(),
+                    hire_date: p.hire_date,
+                    termination_date: p.termination_date,
+                },
+            })
+            .collect();
+        let applied = self.store.applied(&setup.name).await?;
+        let now = self.clock.now();
+        let mut plan = psync_planner::plan(&PlanInput {
+            target: &setup.name,
+            source: &setup.source,
+            people: &people,
+            skipped: &skipped,
+            applied: &applied,
+            scope: read.scope,
+            now,
+            policy: &setup.policy,
+        });
+        plan.notes.extend(mapped.notes.iter().cloned());
+        plan.notes.extend(mapped.errors.iter().map(|e| PlanNote {
+            person: Some(e.person.clone()),
+            message: format!("skipped: field '{}': {}", e.field, e.message),
+        }));
+        fire(
+            self.hook.as_ref(),
+            &Step::Planned {
+                target: setup.name.clone(),
+            },
+        )?;
+        let mapping_errors = mapped.errors.iter().map(render_mapping_error).collect();
+        let mut report = TargetReport {
+            target: setup.name.clone(),
+            source: setup.source.clone(),
+            run,
+            status: TargetStatus::Planned,
+            apply: None,
+            mapping_errors,
+            trace: None,
+            plan,
+        };
+        if let Some(id) = &options.employee {
+            report.trace = Some(trace_before(id, read, &mapped, &applied, &report.plan));
+        }
+        let Some(run) = run else {
+            return Ok(report);
+        };
+        if let Some(hold) = &report.plan.hold {
+            self.store
+                .hold_plan(run, &report.plan, self.clock.now())
+                .await?;
+            let message =
+                format!("held for approval: {hold}; approve with `personio-sync approve {run}`");
+            self.store
+                .finish_run(
+                    run,
+                    RunStatus::Held,
+                    &plan_counts(&report.plan),
+                    Some(&message),
+                    self.clock.now(),
+                )
+                .await?;
+            report.status = TargetStatus::Held;
+            return Ok(report);
+        }
+        if report.plan.is_empty() {
+            apply::close_open_intents(&self.store, &setup.name, self.clock.as_ref()).await?;
+            self.store
+                .finish_run(
+                    run,
+                    RunStatus::Succeeded,
+                    &BTreeMap::new(),
+                    None,
+                    self.clock.now(),
+                )
+                .await?;
+            report.status = TargetStatus::UpToDate;
+            finish_trace(&mut report, None);
+            return Ok(report);
+        }
+        let applied_report = apply::execute(
+            &self.store,
+            setup,
+            run,
+            &report.plan,
+            &applied,
+            self.clock.as_ref(),
+            self.hook.as_ref(),
+            progress.as_ref(),
+        )
+        .await?;
+        let (status, run_status) = status_of(&applied_report);
+        let message = applied_report
+            .quarantined
+            .as_ref()
+            .map(|q| format!("target quarantined for this run: {q}"));
+        self.store
+            .finish_run(
+                run,
+                run_status,
+                &applied_report.counts,
+                message.as_deref(),
+                self.clock.now(),
+            )
+            .await?;
+        report.status = status;
+        finish_trace(&mut report, Some(&applied_report));
+        report.apply = Some(applied_report);
+        Ok(report)
+    }
+
+    /// Applies a held plan exactly as it was shown (operations are idempotent if the world
+    /// moved on meanwhile; the next sync reconciles the rest).
+    pub async fn approve(
+        &self,
+        held_run: RunId,
+        progress: Option<ApplyProgress>,
+    ) -> Result<TargetReport, EngineError> {
+        let plan = self
+            .store
+            .resolve_held(held_run, true, self.clock.now())
+            .await?
+            .ok_or_else(|| {
+                EngineError::NotHeld(format!(
+                    "run {held_run} has no held plan (see `personio-sync runs`)"
+                ))
+            })?;
+        let setup = self
+            .targets
+            .iter()
+            .find(|t| t.name == plan.target)
+            .ok_or_else(|| {
+                EngineError::Unknown(format!(
+                    "the held plan is for target '{}', which is no longer configured",
+                    plan.target
+                ))
+            })?;
+        let trigger = format!("approval of run {held_run}");
+        let run = self
+            .store
+            .start_run(
+                "approve",
+                &trigger,
+                Some(&plan.source),
+                Some(&plan.target),
+                self.clock.now(),
+            )
+            .await?;
+        let applied = self.store.applied(&setup.name).await?;
+        let mut plan = plan;
+        plan.hold = None;
+        let report = apply::execute(
+            &self.store,
+            setup,
+            run,
+            &plan,
+            &applied,
+            self.clock.as_ref(),
+            self.hook.as_ref(),
+            progress.as_ref(),
+        )
+        .await?;
+        let (status, run_status) = status_of(&report);
+        self.store
+            .finish_run(run, run_status, &report.counts, None, self.clock.now())
+            .await?;
+        Ok(TargetReport {
+            target: plan.target.clone(),
+            source: plan.source.clone(),
+            run: Some(run),
+            plan,
+            status,
+            apply: Some(report),
+            mapping_errors: Vec::new(),
+            trace: None,
+        })
+    }
+
+    /// Rejects a held plan: nothing is applied; the next sync plans afresh.
+    pub async fn reject(&self, held_run: RunId) -> Result<Plan, EngineError> {
+        let plan = self
+            .store
+            .resolve_held(held_run, false, self.clock.now())
+            .await?
+            .ok_or_else(|| {
+                EngineError::NotHeld(format!(
+                    "run {held_run} has no held plan (see `personio-sync runs`)"
+                ))
+            })?;
+        self.store
+            .finish_run(
+                held_run,
+                RunStatus::Rejected,
+                &plan_counts(&plan),
+                Some("rejected by an operator"),
+                self.clock.now(),
+            )
+            .await?;
+        Ok(plan)
+    }
+}
+
+/// Whether a skipped record could be anyone: no id, or one that is not a Personio id (ids are
+/// numbers in both API versions). Then nobody may be called gone on this read.
+fn has_unidentified(skipped: &[psync_personio::SkippedRecord]) -> bool {
+    skipped
+        .iter()
+        .any(|s| !s.id.as_deref().is_some_and(is_personio_id))
+}
+
+fn is_personio_id(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn render_mapping_error(e: &MappingError) -> String {
+    format!("{}: field '{}': {}", e.person, e.field, e.message)
+}
+
+fn plan_counts(plan: &Plan) -> BTreeMap<String, u64> {
+    plan.counts()
+        .into_iter()
+        .map(|(k, v)| (format!("planned_{k}"), v as u64))
+        .collect()
+}
+
+fn status_of(report: &ApplyReport) -> (TargetStatus, RunStatus) {
+    if let Some(q) = &report.quarantined {
+        (TargetStatus::Failed(q.clone()), RunStatus::Failed)
+    } else if report.failures.is_empty() {
+        (TargetStatus::Applied, RunStatus::Succeeded)
+    } else {
+        (TargetStatus::Partial, RunStatus::Partial)
+    }
+}
+
+fn trace_before(
+    id: &EmployeeId,
+    read: &SourceRead,
+    mapped: &psync_mapping::Mapped,
+    applied: &BTreeMap<EmployeeId, AppliedAccount>,
+    plan: &Plan,
+) -> PersonTrace {
+    let employee = read.employees.iter().find(|e| &e.id == id);
+    let fetched = match employee {
+        Some(e) => format!(
+            "yes: {} ({}, status {})",
+            e.display_name(),
+            e.email.as_deref().unwrap_or("no e-mail"),
+            e.status.as_ref().map(|s| s.as_str()).unwrap_or("unknown")
+        ),
+        None => "not found in Personio; a one-person sync never deprovisions, a full sync decides"
+            .into(),
+    };
+    let in_scope = if let Some(err) = mapped.errors.iter().find(|e| &e.person == id) {
+        format!("mapping failed: field '{}': {}", err.field, err.message)
+    } else {
+        match mapped.people.iter().find(|p| &p.id == id) {
+            Some(p) if p.record.is_some() => "yes".into(),
+            Some(_) => "no: outside the target's scope".into(),
+            None => "-".into(),
+        }
+    };
+    let matched = match applied.get(id) {
+        Some(a) => format!(
+            "managed account{}{}",
+            a.remote_id
+                .as_ref()
+                .map(|r| format!(" {r}"))
+                .unwrap_or_default(),
+            if a.disabled_on.is_some() {
+                " (disabled)"
+            } else {
+                ""
+            }
+        ),
+        None => "no account managed yet".into(),
+    };
+    let ops: Vec<String> = plan
+        .operations
+        .iter()
+        .filter(|op| op.person() == id)
+        .map(|op| match op.kind() {
+            OpKind::Update => format!(
+                "update ({} changes)",
+                match op {
+                    psync_model::Operation::Update {
+                        changes,
+                        groups_added,
+                        groups_removed,
+                        ..
+                    } => changes.len() + groups_added.len() + groups_removed.len(),
+                    _ => 0,
+                }
+            ),
+            kind => kind.to_string(),
+        })
+        .collect();
+    let mut action = if ops.is_empty() {
+        "none: already up to date".to_string()
+    } else {
+        ops.join(", ")
+    };
+    if let Some(note) = plan.notes.iter().find(|n| n.person.as_ref() == Some(id)) {
+        action.push_str(&format!(" (note: {})", note.message));
+    }
+    PersonTrace {
+        fetched,
+        in_scope,
+        matched,
+        action,
+        result: String::new(),
+    }
+}
+
+fn finish_trace(report: &mut TargetReport, applied: Option<&ApplyReport>) {
+    let Some(trace) = report.trace.as_mut() else {
+        return;
+    };
+    let person = report.plan.operations.first().map(|op| op.person().clone());
+    trace.result = match (applied, person) {
+        (Some(a), Some(p)) => a.outcomes.get(&p).cloned().unwrap_or_else(|| "-".into()),
+        _ => "nothing to do".into(),
+    };
+}
