@@ -324,6 +324,14 @@ impl Engine {
             outcome.reads.push(read.summary.clone());
 
             if let ReadScope::Full { .. } = read.scope
+                && let Some(message) = unreadable_status(&read.employees)
+            {
+                return Err(EngineError::InsaneSource {
+                    source_name: source.name.clone(),
+                    message,
+                });
+            }
+            if let ReadScope::Full { .. } = read.scope
                 && !options.allow_shrink
             {
                 let previous = self.store.last_read_count(&source.name).await?;
@@ -480,7 +488,11 @@ impl Engine {
         options: &SyncOptions,
         progress: Option<ApplyProgress>,
     ) -> Result<TargetReport, EngineError> {
-        let mapped = setup.mapping.map_all(&read.employees);
+        let mut mapped = setup.mapping.map_all(&read.employees);
+        let applied = self.store.applied(&setup.name).await?;
+        if read.scope == ReadScope::Partial && setup.mapping.resolves_managers() {
+            keep_known_managers(&mut mapped, &read.employees, &applied);
+        }
         let mut skipped = read.skipped.clone();
         skipped.extend(mapped.errors.iter().map(|e| e.person.clone()));
         let people: Vec<Person> = mapped
@@ -496,7 +508,6 @@ impl Engine {
                 },
             })
             .collect();
-        let applied = self.store.applied(&setup.name).await?;
         let now = self.clock.now();
         let mut plan = psync_planner::plan(&PlanInput {
             target: &setup.name,
@@ -508,6 +519,12 @@ impl Engine {
             now,
             policy: &setup.policy,
         });
+        if let ReadScope::Full { .. } = read.scope {
+            plan.notes.extend(never_returned(
+                &setup.mapping.used_attributes(),
+                &read.employees,
+            ));
+        }
         plan.notes.extend(mapped.notes.iter().cloned());
         plan.notes.extend(mapped.errors.iter().map(|e| PlanNote {
             person: Some(e.person.clone()),
@@ -701,6 +718,88 @@ fn has_unidentified(skipped: &[psync_personio::SkippedRecord]) -> bool {
 
 fn is_personio_id(id: &str) -> bool {
     !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A full read in which nobody carries `status` means the credential cannot read it: with no
+/// status nobody is in scope, and everyone would be deprovisioned.
+fn unreadable_status(employees: &[Employee]) -> Option<String> {
+    (!employees.is_empty() && employees.iter().all(|e| e.status.is_none())).then(|| {
+        format!(
+            "none of the {} employees read carries a status; the API credential most likely may not read \
+             the `status` attribute. Whitelist it in Personio (Settings → Integrations → API credentials); \
+             nothing was written",
+            employees.len()
+        )
+    })
+}
+
+/// Whitelisting diagnostics: attributes the mapping reads that no employee of a full read
+/// carries. Personio leaves out attributes a credential may not read, silently.
+fn never_returned(used: &BTreeSet<String>, employees: &[Employee]) -> Vec<PlanNote> {
+    if employees.is_empty() {
+        return Vec::new();
+    }
+    let mut present: BTreeSet<String> = BTreeSet::new();
+    let mut any_custom = false;
+    for e in employees {
+        present.extend(e.present_attributes().into_iter().map(str::to_string));
+        present.insert("id".into());
+        for (key, attribute) in &e.custom {
+            any_custom = true;
+            if !attribute.value.is_empty() {
+                present.insert(format!("custom.{key}"));
+                if let Some(label) = &attribute.label {
+                    present.insert(format!("custom.{label}"));
+                }
+            }
+        }
+    }
+    if any_custom {
+        present.insert("custom".into());
+    }
+    used.iter()
+        .filter(|name| !present.contains(*name))
+        .map(|name| PlanNote {
+            person: None,
+            message: format!(
+                "no employee has a value for `{name}`: most likely the API credential may not read it \
+                 (whitelist it in Personio → Settings → Integrations → API credentials); it maps to empty values"
+            ),
+        })
+        .collect()
+}
+
+/// A one-person read cannot see the supervisor's record, so the mapping leaves the manager
+/// empty. Keep the supervisor as manager when the target already manages their active account,
+/// instead of planning a "manager removed" update; a full sync settles anything else.
+fn keep_known_managers(
+    mapped: &mut psync_mapping::Mapped,
+    employees: &[Employee],
+    applied: &BTreeMap<EmployeeId, AppliedAccount>,
+) {
+    for person in &mut mapped.people {
+        let Some(record) = person.record.as_mut() else {
+            continue;
+        };
+        if record.manager.is_some() {
+            continue;
+        }
+        let supervisor = employees
+            .iter()
+            .find(|e| e.id == person.id)
+            .and_then(|e| e.supervisor_id.clone());
+        if let Some(s) = supervisor
+            && applied.get(&s).is_some_and(|a| a.disabled_on.is_none())
+        {
+            record.manager = Some(s);
+        }
+    }
+    let ids: BTreeSet<EmployeeId> = mapped.people.iter().map(|p| p.id.clone()).collect();
+    mapped.notes.retain(|n| {
+        !n.person
+            .as_ref()
+            .is_some_and(|p| ids.contains(p) && n.message.contains("supervisor"))
+    });
 }
 
 fn render_mapping_error(e: &MappingError) -> String {

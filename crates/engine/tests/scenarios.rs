@@ -417,3 +417,119 @@ async fn too_many_deprovisions_are_held_until_approved() {
         "a plan is approved once"
     );
 }
+
+#[tokio::test]
+async fn attributes_the_credential_cannot_read_are_diagnosed_and_a_missing_status_stops_the_run() {
+    use psync_personio_sim::{Credential, SimConfig};
+    let readable = [
+        "first_name",
+        "last_name",
+        "email",
+        "status",
+        "department",
+        "office",
+        "team",
+        "supervisor",
+        "hire_date",
+        "termination_date",
+    ];
+    let world = World::with(SimConfig {
+        employees: 30,
+        rate_limits: false,
+        credentials: vec![Credential::with_whitelist(
+            "sim-client",
+            "sim-secret",
+            &readable,
+        )],
+        ..SimConfig::default()
+    })
+    .await;
+    let plan = world.plan().await;
+    let notes: Vec<&str> = plan.targets[0]
+        .plan
+        .notes
+        .iter()
+        .map(|n| n.message.as_str())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("`position`") && n.contains("whitelist")),
+        "{notes:?}"
+    );
+    assert!(
+        !notes.iter().any(|n| n.contains("`email`")),
+        "email is readable: {notes:?}"
+    );
+
+    let without_status: Vec<&str> = readable
+        .iter()
+        .copied()
+        .filter(|a| *a != "status")
+        .collect();
+    let world = World::with(SimConfig {
+        employees: 30,
+        rate_limits: false,
+        credentials: vec![Credential::with_whitelist(
+            "sim-client",
+            "sim-secret",
+            &without_status,
+        )],
+        ..SimConfig::default()
+    })
+    .await;
+    let err = world
+        .engine()
+        .await
+        .sync(
+            &SyncOptions {
+                trigger: "test".into(),
+                ..SyncOptions::default()
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::InsaneSource { .. }), "{err}");
+    assert!(err.to_string().contains("`status`"), "{err}");
+    assert!(world.records().is_empty(), "nothing written");
+}
+
+#[tokio::test]
+async fn a_one_person_sync_keeps_the_manager_it_cannot_see() {
+    let world = World::new(60).await;
+    world.sync().await;
+    let (id, manager) = world
+        .records()
+        .into_iter()
+        .find_map(|(id, r)| r.manager.clone().filter(|_| r.active).map(|m| (id, m)))
+        .unwrap();
+    world
+        .sim
+        .update(
+            &id,
+            EmployeeUpdate {
+                position: Some("Principal".into()),
+                ..EmployeeUpdate::default()
+            },
+        )
+        .unwrap();
+    let engine = world.engine().await;
+    let options = SyncOptions {
+        employee: Some(EmployeeId::new(id.clone())),
+        trigger: "test".into(),
+        ..SyncOptions::default()
+    };
+    let outcome = engine.sync(&options, None).await.unwrap();
+    let op = &outcome.targets[0].plan.operations[0];
+    let psync_model::Operation::Update { changes, .. } = op else {
+        panic!("{op:?}")
+    };
+    let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        vec!["title"],
+        "only the title changes; the manager stays"
+    );
+    assert_eq!(world.records()[&id].manager, Some(manager));
+}

@@ -76,6 +76,11 @@ impl Mapping {
         self.fields.iter().map(|f| f.name.as_str()).collect()
     }
 
+    /// Whether the mapping sets managers from Personio's supervisor (`manager = true`).
+    pub fn resolves_managers(&self) -> bool {
+        self.manager
+    }
+
     /// The canonical attribute names (as in `Employee::STANDARD_ATTRIBUTES`) and custom
     /// attributes (`custom.<key or label>`; `custom` when read dynamically) the mapping reads.
     /// Compare with `Employee::present_attributes` to warn about attributes the credential
