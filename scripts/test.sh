@@ -15,6 +15,20 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 
+# PostgreSQL at 127.0.0.1:5432 (trust auth, database `test`) for the state store's story tests.
+# The development and CI machines run it; start it when it is installed but stopped.
+if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  say "starting PostgreSQL"
+  if ls /etc/postgresql >/dev/null 2>&1; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  fi
+  for _ in $(seq 1 20); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
+fi
+if command -v psql >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then
+  psql -h 127.0.0.1 -U postgres -tAc "select 1 from pg_database where datname = 'test'" 2>/dev/null | grep -q 1 \
+    || psql -h 127.0.0.1 -U postgres -c "create database test" >/dev/null 2>&1 || true
+fi
+
 if [ ! -d ../shared/personio-openapi/v1 ]; then
   echo "note: ../shared/personio-openapi/v1 is absent: the official-spec example test will say SKIPPED"
 fi

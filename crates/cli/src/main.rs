@@ -59,6 +59,9 @@ enum Command {
     Check(commands::check::Args),
     /// Print the annotated example configuration.
     DefaultConfig,
+    /// Measure: planning at scale, a full sync and a no-op resync (figures for BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(commands::bench::Bench),
 }
 
 /// How a command failed, which decides the exit code.
@@ -160,6 +163,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Check(args) => commands::check::run(args).await,
+        Command::Bench(bench) => commands::bench::run(bench).await,
         Command::DefaultConfig => {
             print!("{}", config::EXAMPLE);
             Ok(())

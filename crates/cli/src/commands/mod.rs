@@ -1,5 +1,6 @@
 //! One module per subcommand; each exposes its clap `Args` and an async `run`.
 
+pub mod bench;
 pub mod check;
 pub mod demo;
 pub mod employees;
