@@ -711,6 +711,300 @@ fn walk(table: &toml::de::DeTable<'_>, prefix: &str, out: &mut BTreeMap<String, 
     }
 }
 
+const TARGET_KEYS: &[(&str, Kind)] = &[
+    ("name", Kind::Text),
+    ("type", Kind::OneOf(&["file", "rest", "scim", "ldap"])),
+    ("source", Kind::Text),
+    ("concurrency", Kind::Integer),
+    ("attempts", Kind::Integer),
+    ("mapping", Kind::Table),
+    ("policy", Kind::Table),
+    // file
+    ("path", Kind::Text),
+    ("formats", Kind::List),
+    ("archive", Kind::Boolean),
+    ("columns", Kind::List),
+];
+
+/// Keys that belong to one connector type, and the types that are built in this version.
+const FILE_KEYS: &[&str] = &["path", "formats", "archive", "columns"];
+const COMMON_KEYS: &[&str] = &[
+    "name",
+    "type",
+    "source",
+    "concurrency",
+    "attempts",
+    "mapping",
+    "policy",
+];
+
+fn parse_targets(
+    table: &toml::Table,
+    accounts: &[String],
+    at: &dyn Fn(&str) -> Option<usize>,
+    problems: &mut Vec<Problem>,
+) -> Vec<TargetEntry> {
+    let entries: Vec<toml::Value> = match table.get("target") {
+        None => return Vec::new(),
+        Some(toml::Value::Array(a)) => a.clone(),
+        Some(other) => {
+            problems.push(wrong_type(
+                "target",
+                "an array of tables ([[target]])",
+                other,
+                at("target"),
+            ));
+            return Vec::new();
+        }
+    };
+    let mut names: HashMap<String, usize> = HashMap::new();
+    let mut targets = Vec::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        let prefix = format!("target[{i}]");
+        let toml::Value::Table(t) = entry else {
+            problems.push(Problem {
+                path: prefix.clone(),
+                line: at(&prefix),
+                message: "each target must be a table: write it as [[target]]".into(),
+            });
+            continue;
+        };
+        // Names are recorded first, so a duplicate is reported even when an entry has other problems.
+        let mut duplicate = false;
+        if let Some(name) = t.get("name").and_then(toml::Value::as_str)
+            && let Some(first) = names.get(name).copied()
+        {
+            let path = format!("{prefix}.name");
+            problems.push(Problem {
+                line: at(&path),
+                path,
+                message: format!(
+                    "target name '{name}' is already used by target[{first}]; names must be unique"
+                ),
+            });
+            duplicate = true;
+        } else if let Some(name) = t.get("name").and_then(toml::Value::as_str) {
+            names.insert(name.to_string(), i);
+        }
+        if !check_keys(&t, &prefix, TARGET_KEYS, at, problems) {
+            continue;
+        }
+        let text = |key: &str| t.get(key).and_then(toml::Value::as_str).map(str::to_string);
+        let mut missing = |key: &str| {
+            problems.push(Problem {
+                path: format!("{prefix}.{key}"),
+                line: at(&prefix),
+                message: format!("missing: every [[target]] needs `{key}`"),
+            });
+        };
+        let (Some(name), Some(kind), Some(source)) = (text("name"), text("type"), text("source"))
+        else {
+            for key in ["name", "type", "source"] {
+                if !t.contains_key(key) {
+                    missing(key);
+                }
+            }
+            continue;
+        };
+        let mut ok = !duplicate;
+        if !accounts.contains(&source) {
+            let path = format!("{prefix}.source");
+            problems.push(Problem {
+                line: at(&path),
+                path,
+                message: format!(
+                    "no [[personio]] account is named '{source}'{}",
+                    if accounts.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; configured: {}", accounts.join(", "))
+                    }
+                ),
+            });
+            ok = false;
+        }
+        let own_keys: &[&str] = match kind.as_str() {
+            "file" => FILE_KEYS,
+            other => {
+                let path = format!("{prefix}.type");
+                problems.push(Problem {
+                    line: at(&path),
+                    path,
+                    message: format!(
+                        "type '{other}' is not available in this version yet; use \"file\""
+                    ),
+                });
+                continue;
+            }
+        };
+        for key in t.keys() {
+            if !COMMON_KEYS.contains(&key.as_str()) && !own_keys.contains(&key.as_str()) {
+                let path = format!("{prefix}.{key}");
+                problems.push(Problem {
+                    line: at(&path),
+                    path,
+                    message: format!("'{key}' is not a setting of a {kind} target"),
+                });
+                ok = false;
+            }
+        }
+        // The connector's own settings.
+        let mut own = toml::Table::new();
+        own.insert("type".into(), toml::Value::String(kind.clone()));
+        for key in own_keys {
+            if let Some(v) = t.get(*key) {
+                own.insert((*key).to_string(), v.clone());
+            }
+        }
+        let connector: Option<TargetConfig> =
+            match toml::Value::Table(own).try_into::<TargetConfig>() {
+                Ok(c) => {
+                    let found = c.validate();
+                    for p in &found {
+                        let path = format!("{prefix}.{}", p.path);
+                        problems.push(Problem {
+                            line: at(&path).or_else(|| at(&prefix)),
+                            path,
+                            message: p.message.clone(),
+                        });
+                    }
+                    found.is_empty().then_some(c)
+                }
+                Err(e) => {
+                    let message = e.message().trim().to_string();
+                    let path = match field_named_in(&message) {
+                        Some(f) if own_keys.contains(&f) => format!("{prefix}.{f}"),
+                        _ => prefix.clone(),
+                    };
+                    problems.push(Problem {
+                        line: at(&path).or_else(|| at(&prefix)),
+                        path,
+                        message,
+                    });
+                    None
+                }
+            };
+        // Lifecycle policy and guards.
+        let mut max_shrink_percent = 20.0;
+        let policy = match t.get("policy").cloned() {
+            None => Some(Policy::default()),
+            Some(toml::Value::Table(mut p)) => {
+                if let Some(v) = p.remove("max_shrink_percent") {
+                    let path = format!("{prefix}.policy.max_shrink_percent");
+                    match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
+                        Some(x) if (0.0..=100.0).contains(&x) => max_shrink_percent = x,
+                        _ => problems.push(Problem {
+                            line: at(&path),
+                            path,
+                            message: "must be a number from 0 to 100 (percent)".into(),
+                        }),
+                    }
+                }
+                // Each key on its own first, so that every bad value is reported at its line.
+                let mut bad = false;
+                for (key, value) in &p {
+                    let mut one = toml::Table::new();
+                    one.insert(key.clone(), value.clone());
+                    if let Err(e) = toml::Value::Table(one).try_into::<Policy>() {
+                        let path = format!("{prefix}.policy.{key}");
+                        problems.push(Problem {
+                            line: at(&path),
+                            path,
+                            message: e.message().trim().to_string(),
+                        });
+                        bad = true;
+                    }
+                }
+                if bad {
+                    None
+                } else {
+                    match toml::Value::Table(p).try_into::<Policy>() {
+                        Ok(p) => Some(p),
+                        Err(e) => {
+                            let path = format!("{prefix}.policy");
+                            problems.push(Problem {
+                                line: at(&path),
+                                path,
+                                message: e.message().trim().to_string(),
+                            });
+                            None
+                        }
+                    }
+                }
+            }
+            Some(_) => None,
+        };
+        // Mapping: deserialized, then compiled (every template, lookup and test checked).
+        let mapping_table = t
+            .get("mapping")
+            .cloned()
+            .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+        let mapping = match mapping_table.try_into::<MappingConfig>() {
+            Ok(cfg) => match psync_mapping::compile(&name, &cfg) {
+                Ok(m) => Some(m),
+                Err(found) => {
+                    for p in found {
+                        let path = format!("{prefix}.{}", p.path.trim_start_matches('.'));
+                        problems.push(Problem {
+                            line: at(&path).or_else(|| at(&format!("{prefix}.mapping"))),
+                            path,
+                            message: p.message,
+                        });
+                    }
+                    None
+                }
+            },
+            Err(e) => {
+                let message = e.message().trim().to_string();
+                let path = match field_named_in(&message) {
+                    Some(f) if at(&format!("{prefix}.mapping.{f}")).is_some() => {
+                        format!("{prefix}.mapping.{f}")
+                    }
+                    _ => format!("{prefix}.mapping"),
+                };
+                problems.push(Problem {
+                    line: at(&path).or_else(|| at(&prefix)),
+                    path,
+                    message,
+                });
+                None
+            }
+        };
+        let int = |key: &str, default: i64, max: i64, problems: &mut Vec<Problem>| -> i64 {
+            match t.get(key).and_then(toml::Value::as_integer) {
+                None => default,
+                Some(v) if (1..=max).contains(&v) => v,
+                Some(_) => {
+                    let path = format!("{prefix}.{key}");
+                    problems.push(Problem {
+                        line: at(&path),
+                        path,
+                        message: format!("must be between 1 and {max}"),
+                    });
+                    default
+                }
+            }
+        };
+        let concurrency = int("concurrency", 4, 64, problems) as usize;
+        let attempts = int("attempts", 3, 10, problems) as u32;
+        if let (true, Some(connector), Some(policy), Some(mapping)) =
+            (ok, connector, policy, mapping)
+        {
+            targets.push(TargetEntry {
+                name,
+                source,
+                mapping,
+                policy,
+                max_shrink_percent,
+                concurrency,
+                attempts,
+                connector,
+            });
+        }
+    }
+    targets
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -846,279 +1140,4 @@ client_secret = "x"
         assert!(config.account(None).unwrap_err().contains("--account"));
         assert!(config.account(Some("c")).unwrap_err().contains("a, b"));
     }
-}
-
-const TARGET_KEYS: &[(&str, Kind)] = &[
-    ("name", Kind::Text),
-    ("type", Kind::OneOf(&["file", "rest", "scim", "ldap"])),
-    ("source", Kind::Text),
-    ("concurrency", Kind::Integer),
-    ("attempts", Kind::Integer),
-    ("mapping", Kind::Table),
-    ("policy", Kind::Table),
-    // file
-    ("path", Kind::Text),
-    ("formats", Kind::List),
-    ("archive", Kind::Boolean),
-    ("columns", Kind::List),
-];
-
-/// Keys that belong to one connector type, and the types that are built in this version.
-const FILE_KEYS: &[&str] = &["path", "formats", "archive", "columns"];
-const COMMON_KEYS: &[&str] = &[
-    "name",
-    "type",
-    "source",
-    "concurrency",
-    "attempts",
-    "mapping",
-    "policy",
-];
-
-fn parse_targets(
-    table: &toml::Table,
-    accounts: &[String],
-    at: &dyn Fn(&str) -> Option<usize>,
-    problems: &mut Vec<Problem>,
-) -> Vec<TargetEntry> {
-    let entries: Vec<toml::Value> = match table.get("target") {
-        None => return Vec::new(),
-        Some(toml::Value::Array(a)) => a.clone(),
-        Some(other) => {
-            problems.push(wrong_type(
-                "target",
-                "an array of tables ([[target]])",
-                other,
-                at("target"),
-            ));
-            return Vec::new();
-        }
-    };
-    let mut names: HashMap<String, usize> = HashMap::new();
-    let mut targets = Vec::new();
-    for (i, entry) in entries.into_iter().enumerate() {
-        let prefix = format!("target[{i}]");
-        let toml::Value::Table(t) = entry else {
-            problems.push(Problem {
-                path: prefix.clone(),
-                line: at(&prefix),
-                message: "each target must be a table: write it as [[target]]".into(),
-            });
-            continue;
-        };
-        if !check_keys(&t, &prefix, TARGET_KEYS, at, problems) {
-            continue;
-        }
-        let text = |key: &str| t.get(key).and_then(toml::Value::as_str).map(str::to_string);
-        let mut missing = |key: &str| {
-            problems.push(Problem {
-                path: format!("{prefix}.{key}"),
-                line: at(&prefix),
-                message: format!("missing: every [[target]] needs `{key}`"),
-            });
-        };
-        let (Some(name), Some(kind), Some(source)) = (text("name"), text("type"), text("source"))
-        else {
-            for key in ["name", "type", "source"] {
-                if !t.contains_key(key) {
-                    missing(key);
-                }
-            }
-            continue;
-        };
-        let mut ok = true;
-        if let Some(first) = names.insert(name.clone(), i) {
-            let path = format!("{prefix}.name");
-            problems.push(Problem {
-                line: at(&path),
-                path,
-                message: format!(
-                    "target name '{name}' is already used by target[{first}]; names must be unique"
-                ),
-            });
-            ok = false;
-        }
-        if !accounts.contains(&source) {
-            let path = format!("{prefix}.source");
-            problems.push(Problem {
-                line: at(&path),
-                path,
-                message: format!(
-                    "no [[personio]] account is named '{source}'{}",
-                    if accounts.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; configured: {}", accounts.join(", "))
-                    }
-                ),
-            });
-            ok = false;
-        }
-        let own_keys: &[&str] = match kind.as_str() {
-            "file" => FILE_KEYS,
-            other => {
-                let path = format!("{prefix}.type");
-                problems.push(Problem {
-                    line: at(&path),
-                    path,
-                    message: format!(
-                        "type '{other}' is not available in this version yet; use \"file\""
-                    ),
-                });
-                continue;
-            }
-        };
-        for key in t.keys() {
-            if !COMMON_KEYS.contains(&key.as_str()) && !own_keys.contains(&key.as_str()) {
-                let path = format!("{prefix}.{key}");
-                problems.push(Problem {
-                    line: at(&path),
-                    path,
-                    message: format!("'{key}' is not a setting of a {kind} target"),
-                });
-                ok = false;
-            }
-        }
-        // The connector's own settings.
-        let mut own = toml::Table::new();
-        own.insert("type".into(), toml::Value::String(kind.clone()));
-        for key in own_keys {
-            if let Some(v) = t.get(*key) {
-                own.insert((*key).to_string(), v.clone());
-            }
-        }
-        let connector: Option<TargetConfig> =
-            match toml::Value::Table(own).try_into::<TargetConfig>() {
-                Ok(c) => {
-                    let found = c.validate();
-                    for p in &found {
-                        let path = format!("{prefix}.{}", p.path);
-                        problems.push(Problem {
-                            line: at(&path).or_else(|| at(&prefix)),
-                            path,
-                            message: p.message.clone(),
-                        });
-                    }
-                    found.is_empty().then_some(c)
-                }
-                Err(e) => {
-                    let message = e.message().trim().to_string();
-                    let path = match field_named_in(&message) {
-                        Some(f) if own_keys.contains(&f) => format!("{prefix}.{f}"),
-                        _ => prefix.clone(),
-                    };
-                    problems.push(Problem {
-                        line: at(&path).or_else(|| at(&prefix)),
-                        path,
-                        message,
-                    });
-                    None
-                }
-            };
-        // Lifecycle policy and guards.
-        let mut max_shrink_percent = 20.0;
-        let policy = match t.get("policy").cloned() {
-            None => Some(Policy::default()),
-            Some(toml::Value::Table(mut p)) => {
-                if let Some(v) = p.remove("max_shrink_percent") {
-                    let path = format!("{prefix}.policy.max_shrink_percent");
-                    match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
-                        Some(x) if (0.0..=100.0).contains(&x) => max_shrink_percent = x,
-                        _ => problems.push(Problem {
-                            line: at(&path),
-                            path,
-                            message: "must be a number from 0 to 100 (percent)".into(),
-                        }),
-                    }
-                }
-                match toml::Value::Table(p).try_into::<Policy>() {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        let message = e.message().trim().to_string();
-                        let path = match field_named_in(&message) {
-                            Some(f) if at(&format!("{prefix}.policy.{f}")).is_some() => {
-                                format!("{prefix}.policy.{f}")
-                            }
-                            _ => format!("{prefix}.policy"),
-                        };
-                        problems.push(Problem {
-                            line: at(&path),
-                            path,
-                            message,
-                        });
-                        None
-                    }
-                }
-            }
-            Some(_) => None,
-        };
-        // Mapping: deserialized, then compiled (every template, lookup and test checked).
-        let mapping_table = t
-            .get("mapping")
-            .cloned()
-            .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
-        let mapping = match mapping_table.try_into::<MappingConfig>() {
-            Ok(cfg) => match psync_mapping::compile(&name, &cfg) {
-                Ok(m) => Some(m),
-                Err(found) => {
-                    for p in found {
-                        let path = format!("{prefix}.{}", p.path.trim_start_matches('.'));
-                        problems.push(Problem {
-                            line: at(&path).or_else(|| at(&format!("{prefix}.mapping"))),
-                            path,
-                            message: p.message,
-                        });
-                    }
-                    None
-                }
-            },
-            Err(e) => {
-                let message = e.message().trim().to_string();
-                let path = match field_named_in(&message) {
-                    Some(f) if at(&format!("{prefix}.mapping.{f}")).is_some() => {
-                        format!("{prefix}.mapping.{f}")
-                    }
-                    _ => format!("{prefix}.mapping"),
-                };
-                problems.push(Problem {
-                    line: at(&path).or_else(|| at(&prefix)),
-                    path,
-                    message,
-                });
-                None
-            }
-        };
-        let int = |key: &str, default: i64, max: i64, problems: &mut Vec<Problem>| -> i64 {
-            match t.get(key).and_then(toml::Value::as_integer) {
-                None => default,
-                Some(v) if (1..=max).contains(&v) => v,
-                Some(_) => {
-                    let path = format!("{prefix}.{key}");
-                    problems.push(Problem {
-                        line: at(&path),
-                        path,
-                        message: format!("must be between 1 and {max}"),
-                    });
-                    default
-                }
-            }
-        };
-        let concurrency = int("concurrency", 4, 64, problems) as usize;
-        let attempts = int("attempts", 3, 10, problems) as u32;
-        if let (true, Some(connector), Some(policy), Some(mapping)) =
-            (ok, connector, policy, mapping)
-        {
-            targets.push(TargetEntry {
-                name,
-                source,
-                mapping,
-                policy,
-                max_shrink_percent,
-                concurrency,
-                attempts,
-                connector,
-            });
-        }
-    }
-    targets
 }

@@ -256,7 +256,12 @@ fn sim_prints_its_address_first_and_serves() {
 
 #[test]
 fn demo_runs_end_to_end() {
-    let out = bin().args(["demo", "--employees", "60"]).output().unwrap();
+    let dir = tempdir("demo");
+    let out = bin()
+        .args(["demo", "--employees", "60", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}\n{}",
@@ -264,6 +269,27 @@ fn demo_runs_end_to_end() {
         text(&out.stderr)
     );
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("v1: 60 employees"), "{stdout}");
-    assert!(stdout.contains("v2: 60 employees"), "{stdout}");
+    assert!(
+        stdout.contains("3. First sync: run 1: applied ("),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("+ create"),
+        "the second plan shows the joiner: {stdout}"
+    );
+    assert!(stdout.contains("- disable"), "and the leaver: {stdout}");
+    assert!(
+        stdout.contains("7. Third sync (nothing changed): run 3: up to date: 0 writes"),
+        "{stdout}"
+    );
+    assert!(dir.join("out").join("hr-directory.csv").exists());
+    assert!(dir.join("state.sqlite").exists());
+    // A second demo starts from scratch again.
+    let again = bin()
+        .args(["demo", "--employees", "60", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert!(text(&again.stdout).contains("3. First sync: run 1: applied ("));
 }

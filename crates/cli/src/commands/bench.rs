@@ -70,7 +70,11 @@ pub async fn run(bench: Bench) -> Result<(), Failure> {
 }
 
 async fn plan(n: usize) -> Result<(), Failure> {
-    let config = SimConfig { employees: n, rate_limits: false, ..SimConfig::default() };
+    let config = SimConfig {
+        employees: n,
+        rate_limits: false,
+        ..SimConfig::default()
+    };
     let today = config.today;
     let sim = psync_personio_sim::start(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
         .await
@@ -78,10 +82,20 @@ async fn plan(n: usize) -> Result<(), Failure> {
     let employees = sim.expected_employees(SimApi::V1);
     sim.shutdown().await;
     let mapping = mapping()?;
-    let policy = Policy { max_deprovision: None, ..Policy::default() };
-    let now = today.at(12, 0, 0, 0).in_tz("Europe/Berlin").context("time zone")?.timestamp();
+    let policy = Policy {
+        max_deprovision: None,
+        ..Policy::default()
+    };
+    let now = today
+        .at(12, 0, 0, 0)
+        .in_tz("Europe/Berlin")
+        .context("time zone")?
+        .timestamp();
     let (_, rss_before) = memory().unwrap_or_default();
-    println!("employees: {}  (input resident: {rss_before:.0} MiB)", employees.len());
+    println!(
+        "employees: {}  (input resident: {rss_before:.0} MiB)",
+        employees.len()
+    );
 
     let started = Instant::now();
     let mapped = mapping.map_all(&employees);
@@ -93,7 +107,11 @@ async fn plan(n: usize) -> Result<(), Failure> {
         .map(|p| Person {
             id: p.id.clone(),
             record: p.record.clone(),
-            lifecycle: Lifecycle { status: p.status.clone(), hire_date: p.hire_date, termination_date: p.termination_date },
+            lifecycle: Lifecycle {
+                status: p.status.clone(),
+                hire_date: p.hire_date,
+                termination_date: p.termination_date,
+            },
         })
         .collect();
     let skipped: BTreeSet<EmployeeId> = mapped.errors.iter().map(|e| e.person.clone()).collect();
@@ -114,7 +132,9 @@ async fn plan(n: usize) -> Result<(), Failure> {
     let first = input(&applied, &people);
     let plan_initial_s = started.elapsed().as_secs_f64();
     for op in &first.operations {
-        let outcome = Outcome::Created { remote_id: op.person().to_string() };
+        let outcome = Outcome::Created {
+            remote_id: op.person().to_string(),
+        };
         psync_planner::apply_outcome(&mut applied, op, &outcome, today);
     }
     let started = Instant::now();
@@ -124,7 +144,8 @@ async fn plan(n: usize) -> Result<(), Failure> {
     let mut changed = people.clone();
     for p in changed.iter_mut().step_by(100) {
         if let Some(r) = p.record.as_mut() {
-            r.attributes.insert("title".into(), psync_model::Value::Text("Changed".into()));
+            r.attributes
+                .insert("title".into(), psync_model::Value::Text("Changed".into()));
         }
     }
     let started = Instant::now();
@@ -132,16 +153,31 @@ async fn plan(n: usize) -> Result<(), Failure> {
     let plan_delta_s = started.elapsed().as_secs_f64();
     let (peak, _) = memory().unwrap_or_default();
     println!("map (scope, 20 fields, lookup, groups, managers): {map_s:.3} s");
-    println!("plan, empty state:   {plan_initial_s:.3} s  ({} operations)", first.operations.len());
-    println!("plan, no change:     {plan_noop_s:.3} s  ({} operations)", noop.operations.len());
-    println!("plan, 1 % changed:   {plan_delta_s:.3} s  ({} operations)", delta.operations.len());
+    println!(
+        "plan, empty state:   {plan_initial_s:.3} s  ({} operations)",
+        first.operations.len()
+    );
+    println!(
+        "plan, no change:     {plan_noop_s:.3} s  ({} operations)",
+        noop.operations.len()
+    );
+    println!(
+        "plan, 1 % changed:   {plan_delta_s:.3} s  ({} operations)",
+        delta.operations.len()
+    );
     println!("map + plan (no change), CPU: {:.3} s", map_s + plan_noop_s);
-    println!("peak resident memory: {peak:.0} MiB (of which the generated input: {rss_before:.0} MiB)");
+    println!(
+        "peak resident memory: {peak:.0} MiB (of which the generated input: {rss_before:.0} MiB)"
+    );
     Ok(())
 }
 
 async fn sync(n: usize) -> Result<(), Failure> {
-    let config = SimConfig { employees: n, rate_limits: false, ..SimConfig::default() };
+    let config = SimConfig {
+        employees: n,
+        rate_limits: false,
+        ..SimConfig::default()
+    };
     let today = config.today;
     let sim = psync_personio_sim::start(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
         .await
@@ -163,15 +199,27 @@ async fn sync(n: usize) -> Result<(), Failure> {
     let store = psync_store::open(&format!("sqlite://{}", dir.join("state.sqlite").display()))
         .await
         .map_err(|e| Failure::Failed(e.into()))?;
-    let clock = Arc::new(FixedClock::new(today.at(12, 0, 0, 0).in_tz("Europe/Berlin").context("tz")?.timestamp()));
+    let clock = Arc::new(FixedClock::new(
+        today
+            .at(12, 0, 0, 0)
+            .in_tz("Europe/Berlin")
+            .context("tz")?
+            .timestamp(),
+    ));
     let engine = Engine::new(
         store,
-        vec![SourceSetup { name: "bench".into(), client }],
+        vec![SourceSetup {
+            name: "bench".into(),
+            client,
+        }],
         vec![TargetSetup {
             name: "bench".into(),
             source: "bench".into(),
             mapping: mapping()?,
-            policy: Policy { max_deprovision: None, ..Policy::default() },
+            policy: Policy {
+                max_deprovision: None,
+                ..Policy::default()
+            },
             max_shrink_percent: 20.0,
             concurrency: 4,
             attempts: 3,
@@ -179,22 +227,44 @@ async fn sync(n: usize) -> Result<(), Failure> {
         }],
         clock,
     );
-    let options = SyncOptions { trigger: "bench".into(), ..SyncOptions::default() };
+    let options = SyncOptions {
+        trigger: "bench".into(),
+        ..SyncOptions::default()
+    };
     let jsonl = dir.join("out").join("bench.jsonl");
     let started = Instant::now();
-    let first = engine.sync(&options, None).await.map_err(|e| Failure::Failed(e.into()))?;
+    let first = engine
+        .sync(&options, None)
+        .await
+        .map_err(|e| Failure::Failed(e.into()))?;
     let first_s = started.elapsed().as_secs_f64();
-    let modified = std::fs::metadata(&jsonl).and_then(|m| m.modified()).context("target file")?;
+    let modified = std::fs::metadata(&jsonl)
+        .and_then(|m| m.modified())
+        .context("target file")?;
     let started = Instant::now();
-    let second = engine.sync(&options, None).await.map_err(|e| Failure::Failed(e.into()))?;
+    let second = engine
+        .sync(&options, None)
+        .await
+        .map_err(|e| Failure::Failed(e.into()))?;
     let second_s = started.elapsed().as_secs_f64();
-    let unchanged = std::fs::metadata(&jsonl).and_then(|m| m.modified()).context("target file")? == modified;
+    let unchanged = std::fs::metadata(&jsonl)
+        .and_then(|m| m.modified())
+        .context("target file")?
+        == modified;
     let ops = |o: &psync_engine::PlanOutcome| o.targets[0].plan.operations.len();
-    println!("first sync of {n}: {first_s:.2} s, {} operations, read {:.2} s", ops(&first), first.reads[0].seconds);
+    println!(
+        "first sync of {n}: {first_s:.2} s, {} operations, read {:.2} s",
+        ops(&first),
+        first.reads[0].seconds
+    );
     println!(
         "no-op resync: {second_s:.2} s, {} operations, {} target writes (file rewritten: {})",
         ops(&second),
-        second.targets[0].apply.as_ref().map(|a| a.counts.values().sum::<u64>()).unwrap_or(0),
+        second.targets[0]
+            .apply
+            .as_ref()
+            .map(|a| a.counts.values().sum::<u64>())
+            .unwrap_or(0),
         if unchanged { "no" } else { "yes" }
     );
     let (peak, _) = memory().unwrap_or_default();

@@ -229,11 +229,25 @@ pub async fn sync(args: SyncArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Writes JSON to stdout; a reader that went away (`| head`) is not an error.
+fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = serde_json::to_writer_pretty(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(out))
+        .and_then(|()| out.flush());
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other
+            .context("cannot write to stdout")
+            .map_err(Failure::Failed),
+    }
+}
+
 fn print_outcome(outcome: &PlanOutcome, format: Format, dry_run: bool) -> Result<(), Failure> {
     if format == Format::Json {
-        let json = serde_json::to_string_pretty(outcome).context("cannot render JSON")?;
-        println!("{json}");
-        return Ok(());
+        return print_json(outcome);
     }
     for read in &outcome.reads {
         eprintln!(
@@ -390,11 +404,7 @@ pub async fn runs(args: RunsArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::Failed(e.into()))?;
     if args.format == Format::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&runs).context("cannot render JSON")?
-        );
-        return Ok(());
+        return print_json(&runs);
     }
     println!(
         "{:<6} {:<20} {:<10} {:<12} {:<14} COUNTS",
@@ -453,11 +463,7 @@ pub async fn history(args: HistoryArgs) -> Result<(), Failure> {
             "versions": versions.iter().map(|(source, at, run, e)| serde_json::json!({"source": source, "seen_at": at, "run": run, "employee": e})).collect::<Vec<_>>(),
             "provisioning": log,
         });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json).context("cannot render JSON")?
-        );
-        return Ok(());
+        return print_json(&json);
     }
     if versions.is_empty() && log.is_empty() {
         println!("nothing is recorded for employee {}", args.employee);
