@@ -495,14 +495,23 @@ impl Engine {
         }
         let mut skipped = read.skipped.clone();
         skipped.extend(mapped.errors.iter().map(|e| e.person.clone()));
-        let people: Vec<Person> = mapped
-            .people
-            .iter()
+        let in_scope_line = options
+            .employee
+            .as_ref()
+            .map(|id| in_scope_line(id, &mapped));
+        let psync_mapping::Mapped {
+            people: mapped_people,
+            notes: mapping_notes,
+            errors,
+        } = mapped;
+        // Records move into the planner's input: no copy per person.
+        let people: Vec<Person> = mapped_people
+            .into_iter()
             .map(|p| Person {
-                id: p.id.clone(),
-                record: p.record.clone(),
+                id: p.id,
+                record: p.record,
                 lifecycle: Lifecycle {
-                    status: p.status.clone(),
+                    status: p.status,
                     hire_date: p.hire_date,
                     termination_date: p.termination_date,
                 },
@@ -525,8 +534,8 @@ impl Engine {
                 &read.employees,
             ));
         }
-        plan.notes.extend(mapped.notes.iter().cloned());
-        plan.notes.extend(mapped.errors.iter().map(|e| PlanNote {
+        plan.notes.extend(mapping_notes);
+        plan.notes.extend(errors.iter().map(|e| PlanNote {
             person: Some(e.person.clone()),
             message: format!("skipped: field '{}': {}", e.field, e.message),
         }));
@@ -536,7 +545,7 @@ impl Engine {
                 target: setup.name.clone(),
             },
         )?;
-        let mapping_errors = mapped.errors.iter().map(render_mapping_error).collect();
+        let mapping_errors = errors.iter().map(render_mapping_error).collect();
         let mut report = TargetReport {
             target: setup.name.clone(),
             source: setup.source.clone(),
@@ -548,7 +557,13 @@ impl Engine {
             plan,
         };
         if let Some(id) = &options.employee {
-            report.trace = Some(trace_before(id, read, &mapped, &applied, &report.plan));
+            report.trace = Some(trace_before(
+                id,
+                read,
+                in_scope_line.clone().unwrap_or_default(),
+                &applied,
+                &report.plan,
+            ));
         }
         let Some(run) = run else {
             return Ok(report);
@@ -823,10 +838,22 @@ fn status_of(report: &ApplyReport) -> (TargetStatus, RunStatus) {
     }
 }
 
+fn in_scope_line(id: &EmployeeId, mapped: &psync_mapping::Mapped) -> String {
+    if let Some(err) = mapped.errors.iter().find(|e| &e.person == id) {
+        format!("mapping failed: field '{}': {}", err.field, err.message)
+    } else {
+        match mapped.people.iter().find(|p| &p.id == id) {
+            Some(p) if p.record.is_some() => "yes".into(),
+            Some(_) => "no: outside the target's scope".into(),
+            None => "-".into(),
+        }
+    }
+}
+
 fn trace_before(
     id: &EmployeeId,
     read: &SourceRead,
-    mapped: &psync_mapping::Mapped,
+    in_scope: String,
     applied: &BTreeMap<EmployeeId, AppliedAccount>,
     plan: &Plan,
 ) -> PersonTrace {
@@ -840,15 +867,6 @@ fn trace_before(
         ),
         None => "not found in Personio; a one-person sync never deprovisions, a full sync decides"
             .into(),
-    };
-    let in_scope = if let Some(err) = mapped.errors.iter().find(|e| &e.person == id) {
-        format!("mapping failed: field '{}': {}", err.field, err.message)
-    } else {
-        match mapped.people.iter().find(|p| &p.id == id) {
-            Some(p) if p.record.is_some() => "yes".into(),
-            Some(_) => "no: outside the target's scope".into(),
-            None => "-".into(),
-        }
     };
     let matched = match applied.get(id) {
         Some(a) => format!(

@@ -256,9 +256,10 @@ impl Mapping {
         for e in employees {
             *occurrences.entry(&e.id).or_insert(0) += 1;
         }
+        let results = self.map_each(employees, &runner);
         // The employee behind each entry of `people`, for the manager pass.
         let mut sources: Vec<&Employee> = Vec::with_capacity(employees.len());
-        for e in employees {
+        for (e, result) in employees.iter().zip(results) {
             let count = occurrences.get(&e.id).copied().unwrap_or(1);
             if count > 1 {
                 mapped.errors.push(MappingError {
@@ -270,7 +271,7 @@ impl Mapping {
                 });
                 continue;
             }
-            match runner.map_one(e) {
+            match result {
                 Ok(record) => {
                     mapped.people.push(MappedPerson {
                         id: e.id.clone(),
@@ -289,6 +290,52 @@ impl Mapping {
             self.resolve_managers(&mut mapped, &sources, employees);
         }
         mapped
+    }
+
+    /// Maps every employee, in input order. Large reads are split across the machine's cores
+    /// (each thread compiles its own expressions); the result does not depend on the split.
+    fn map_each(
+        &self,
+        employees: &[Employee],
+        runner: &Runner<'_>,
+    ) -> Vec<Result<Option<TargetRecord>, MappingError>> {
+        const PARALLEL_FROM: usize = 4096;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
+        if threads < 2 || employees.len() < PARALLEL_FROM {
+            return employees.iter().map(|e| runner.map_one(e)).collect();
+        }
+        let chunk = employees.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = employees
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || match Runner::new(self) {
+                        Ok(own) => part.iter().map(|e| own.map_one(e)).collect::<Vec<_>>(),
+                        Err(message) => part
+                            .iter()
+                            .map(|e| {
+                                Err(MappingError {
+                                    person: e.id.clone(),
+                                    field: "scope".into(),
+                                    message: message.clone(),
+                                })
+                            })
+                            .collect(),
+                    })
+                })
+                .collect();
+            let mut all = Vec::with_capacity(employees.len());
+            for (handle, part) in handles.into_iter().zip(employees.chunks(chunk)) {
+                match handle.join() {
+                    Ok(results) => all.extend(results),
+                    // A panicking thread is a bug; map that part on this thread instead.
+                    Err(_) => all.extend(part.iter().map(|e| runner.map_one(e))),
+                }
+            }
+            all
+        })
     }
 
     /// Second pass: manager = supervisor when the supervisor is in scope of this mapping.

@@ -9,6 +9,7 @@ use psync_model::{
     Plan, PlanNote, TargetRecord, Value,
 };
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -86,10 +87,11 @@ fn person_key(id: &EmployeeId) -> (usize, &str) {
 }
 
 /// What this read says the target should hold for one person.
-enum Desire {
-    /// An account with this record (activation already applied).
+enum Desire<'a> {
+    /// An account with this record (activation already applied); borrowed from the input
+    /// unless activation changed it, so an unchanged person costs no copy.
     Provision {
-        record: TargetRecord,
+        record: Cow<'a, TargetRecord>,
         /// The first day the account may be created or re-enabled (provisioning window),
         /// when that is after today.
         not_before: Option<Date>,
@@ -185,7 +187,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             ) => match not_before {
                 Some(from) => notes.push(note(id, not_yet("created", hire_date, from, policy))),
                 None => operations.push(Operation::Create {
-                    record,
+                    record: record.into_owned(),
                     match_by: policy.match_by,
                 }),
             },
@@ -204,7 +206,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                     operations.push(Operation::Enable {
                         remote_id: account.remote_id.clone(),
                         changes: field_changes(&account.record, &record, false),
-                        record,
+                        record: record.into_owned(),
                     });
                 } else if let Some(update) = update(account, record) {
                     operations.push(update);
@@ -275,7 +277,7 @@ fn not_yet(what: &str, hire_date: Option<Date>, from: Date, policy: &Policy) -> 
 }
 
 /// The desired state of a person who was read.
-fn desire(person: &Person, policy: &Policy, today: Date) -> Desire {
+fn desire<'a>(person: &'a Person, policy: &Policy, today: Date) -> Desire<'a> {
     let life = &person.lifecycle;
     // A termination before the (re)hire date belongs to an earlier employment (rehire).
     let terminated = life
@@ -287,11 +289,14 @@ fn desire(person: &Person, policy: &Policy, today: Date) -> Desire {
     let Some(record) = &person.record else {
         return Desire::Leave(LeaveReason::OutOfScope);
     };
-    let mut record = record.clone();
     let before_start = life.hire_date.is_some_and(|start| start > today);
-    if policy.activation == Activation::AtStart && before_start {
-        record.active = false;
-    }
+    let record = if policy.activation == Activation::AtStart && before_start && record.active {
+        let mut inactive = record.clone();
+        inactive.active = false;
+        Cow::Owned(inactive)
+    } else {
+        Cow::Borrowed(record)
+    };
     let not_before = life.hire_date.and_then(|start| {
         let from = Span::new()
             .try_days(i64::from(policy.provision_days_before_start))
@@ -307,7 +312,11 @@ fn desire(person: &Person, policy: &Policy, today: Date) -> Desire {
 }
 
 /// The update that brings `account` to `record`, if anything differs.
-fn update(account: &AppliedAccount, record: TargetRecord) -> Option<Operation> {
+fn update(account: &AppliedAccount, record: Cow<'_, TargetRecord>) -> Option<Operation> {
+    if account.record == *record {
+        return None;
+    }
+    let record = record.into_owned();
     let changes = field_changes(&account.record, &record, true);
     let groups_added: Vec<GroupPath> = record
         .groups

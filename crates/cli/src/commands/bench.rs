@@ -101,20 +101,21 @@ async fn plan(n: usize) -> Result<(), Failure> {
     let mapped = mapping.map_all(&employees);
     let map_s = started.elapsed().as_secs_f64();
 
-    let people: Vec<Person> = mapped
+    let skipped: BTreeSet<EmployeeId> = mapped.errors.iter().map(|e| e.person.clone()).collect();
+    // As the engine does: records move into the planner's input.
+    let mut people: Vec<Person> = mapped
         .people
-        .iter()
+        .into_iter()
         .map(|p| Person {
-            id: p.id.clone(),
-            record: p.record.clone(),
+            id: p.id,
+            record: p.record,
             lifecycle: Lifecycle {
-                status: p.status.clone(),
+                status: p.status,
                 hire_date: p.hire_date,
                 termination_date: p.termination_date,
             },
         })
         .collect();
-    let skipped: BTreeSet<EmployeeId> = mapped.errors.iter().map(|e| e.person.clone()).collect();
     let mut applied: BTreeMap<EmployeeId, AppliedAccount> = BTreeMap::new();
     let input = |applied: &BTreeMap<EmployeeId, AppliedAccount>, people: &[Person]| {
         psync_planner::plan(&PlanInput {
@@ -141,15 +142,14 @@ async fn plan(n: usize) -> Result<(), Failure> {
     let noop = input(&applied, &people);
     let plan_noop_s = started.elapsed().as_secs_f64();
     // 1 % of the people change their title.
-    let mut changed = people.clone();
-    for p in changed.iter_mut().step_by(100) {
+    for p in people.iter_mut().step_by(100) {
         if let Some(r) = p.record.as_mut() {
             r.attributes
                 .insert("title".into(), psync_model::Value::Text("Changed".into()));
         }
     }
     let started = Instant::now();
-    let delta = input(&applied, &changed);
+    let delta = input(&applied, &people);
     let plan_delta_s = started.elapsed().as_secs_f64();
     let (peak, _) = memory().unwrap_or_default();
     println!("map (scope, 20 fields, lookup, groups, managers): {map_s:.3} s");
