@@ -314,21 +314,32 @@ pub fn parse(
     }
     let state = match table.get("state") {
         None => None,
-        Some(toml::Value::String(s)) => {
-            if !(s.starts_with("sqlite:")
-                || s.starts_with("postgres://")
-                || s.starts_with("postgresql://"))
-            {
+        Some(toml::Value::String(raw)) => match expand_env(raw, env) {
+            Ok(s) => {
+                let sqlite_ok = s == "sqlite::memory:"
+                    || s.strip_prefix("sqlite://").is_some_and(|p| !p.is_empty());
+                if !(sqlite_ok || s.starts_with("postgres://") || s.starts_with("postgresql://")) {
+                    problems.push(Problem {
+                        path: "state".into(),
+                        line: at("state"),
+                        message: format!(
+                            "'{}' is not a state URL; use sqlite://FILE or postgres://USER@HOST/DB \
+                             (\"${{VAR}}\" keeps a password out of the file)",
+                            psync_store::redact_url(&s)
+                        ),
+                    });
+                }
+                Some(s)
+            }
+            Err(message) => {
                 problems.push(Problem {
                     path: "state".into(),
                     line: at("state"),
-                    message: format!(
-                        "'{s}' is not a state URL; use sqlite://FILE or postgres://USER@HOST/DB"
-                    ),
+                    message,
                 });
+                None
             }
-            Some(s.clone())
-        }
+        },
         Some(other) => {
             problems.push(wrong_type("state", "a string", other, at("state")));
             None

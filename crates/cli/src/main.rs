@@ -158,7 +158,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                     .map(|t| format!("{} ({})", t.name, t.kind()))
                     .collect::<Vec<_>>()
                     .join(", "),
-                config.state_url()
+                psync_store::redact_url(&config.state_url())
             );
             Ok(())
         }

@@ -76,7 +76,8 @@ pub(crate) async fn close_open_intents(
     clock: &dyn Clock,
 ) -> Result<usize, EngineError> {
     let open = store.open_intents(target).await?;
-    for (journal, _, _) in &open {
+    let mut runs = std::collections::BTreeSet::new();
+    for (journal, run, _) in &open {
         store
             .fail(
                 *journal,
@@ -86,6 +87,23 @@ pub(crate) async fn close_open_intents(
                 clock.now(),
             )
             .await?;
+        runs.insert(*run);
+    }
+    // The runs that left them never finished: say so in the run history.
+    for run in runs {
+        if let Some(record) = store.run(run).await?
+            && record.status == psync_store::RunStatus::Running
+        {
+            store
+                .finish_run(
+                    run,
+                    psync_store::RunStatus::Failed,
+                    &record.counts,
+                    Some("interrupted before it finished; its unconfirmed operations were planned again by a later run"),
+                    clock.now(),
+                )
+                .await?;
+        }
     }
     Ok(open.len())
 }

@@ -26,6 +26,9 @@ pub enum EngineError {
     /// A held plan cannot be approved or rejected.
     #[error("{0}")]
     NotHeld(String),
+    /// Another run is syncing the same target.
+    #[error("{0}")]
+    Busy(String),
     /// A crash injected by a test at a step boundary.
     #[error("injected failure at {0}")]
     Injected(String),

@@ -9,6 +9,7 @@
 mod apply;
 mod clock;
 mod error;
+mod lock;
 mod run;
 mod setup;
 

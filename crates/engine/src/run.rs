@@ -201,6 +201,8 @@ pub struct Engine {
     targets: Vec<TargetSetup>,
     clock: Arc<dyn Clock>,
     hook: Option<StepHook>,
+    /// Where per-target lock files go and the store they guard; `None`: no locking.
+    lock: Option<(std::path::PathBuf, String)>,
 }
 
 impl fmt::Debug for Engine {
@@ -239,6 +241,21 @@ impl Engine {
             targets,
             clock,
             hook: None,
+            lock: None,
+        }
+    }
+
+    /// Allows one sync per target at a time for the store at `state_url` (lock files beside a
+    /// SQLite file, else in the temp directory). The CLI always sets it.
+    pub fn locked(mut self, state_url: &str) -> Self {
+        self.lock = Some((crate::lock::lock_dir(state_url), state_url.to_string()));
+        self
+    }
+
+    fn lock_target(&self, target: &str) -> Result<Option<crate::lock::TargetLock>, EngineError> {
+        match &self.lock {
+            Some((dir, url)) => crate::lock::TargetLock::acquire(dir, url, target).map(Some),
+            None => Ok(None),
         }
     }
 
@@ -314,68 +331,36 @@ impl Engine {
                 .copied()
                 .filter(|t| t.source == source_name)
                 .collect();
-            let read = self.read(source, options).await?;
-            fire(
-                self.hook.as_ref(),
-                &Step::Read {
-                    source: source.name.clone(),
-                },
-            )?;
-            outcome.reads.push(read.summary.clone());
-
-            if let ReadScope::Full { .. } = read.scope
-                && let Some(message) = unreadable_status(&read.employees)
-            {
-                return Err(EngineError::InsaneSource {
-                    source_name: source.name.clone(),
-                    message,
-                });
-            }
-            if let ReadScope::Full { .. } = read.scope
-                && !options.allow_shrink
-            {
-                let previous = self.store.last_read_count(&source.name).await?;
-                let limit = targets
-                    .iter()
-                    .map(|t| t.max_shrink_percent)
-                    .fold(f64::INFINITY, f64::min);
-                if let Err(abort) =
-                    psync_planner::check_source(read.employees.len(), previous, limit)
-                {
-                    let message = abort.to_string();
-                    if options.dry_run {
-                        return Err(EngineError::InsaneSource {
-                            source_name: source.name.clone(),
-                            message,
-                        });
-                    }
-                    for t in &targets {
-                        let run = self
-                            .store
-                            .start_run(
-                                "sync",
-                                &options.trigger,
-                                Some(&source.name),
-                                Some(&t.name),
-                                self.clock.now(),
-                            )
-                            .await?;
-                        self.store
-                            .finish_run(
-                                run,
-                                RunStatus::Failed,
-                                &BTreeMap::new(),
-                                Some(&message),
-                                self.clock.now(),
-                            )
-                            .await?;
-                    }
-                    return Err(EngineError::InsaneSource {
-                        source_name: source.name.clone(),
-                        message,
+            // A source that cannot be read, or whose read is not trusted, fails its own
+            // targets (recorded as failed runs); the other sources go on.
+            let read = match self.read_and_check(source, &targets, options).await {
+                Ok(read) => read,
+                Err(e @ EngineError::Injected(_)) => return Err(e),
+                Err(e) => {
+                    let message = e.to_string();
+                    let status = match &e {
+                        EngineError::InsaneSource { message, .. } => {
+                            TargetStatus::Aborted(message.clone())
+                        }
+                        other => TargetStatus::Failed(other.to_string()),
+                    };
+                    outcome.reads.push(ReadSummary {
+                        source: source.name.clone(),
+                        employees: 0,
+                        complete: false,
+                        skipped: Vec::new(),
+                        requests: source.client.stats().requests,
+                        seconds: 0.0,
+                        warnings: vec![message.clone()],
                     });
+                    for t in &targets {
+                        let run = self.failed_run(t, options, &message).await?;
+                        outcome.targets.push(failed_report(t, run, status.clone()));
+                    }
+                    continue;
                 }
-            }
+            };
+            outcome.reads.push(read.summary.clone());
             let mut snapshot_saved = false;
             for setup in targets {
                 let run = if options.dry_run {
@@ -393,27 +378,127 @@ impl Engine {
                             .await?,
                     )
                 };
-                if let (Some(run), ReadScope::Full { .. }, false) =
-                    (run, read.scope, snapshot_saved)
-                {
-                    self.store
-                        .save_snapshot(&source.name, run, &read.employees, self.clock.now())
-                        .await?;
-                    snapshot_saved = true;
-                    fire(
-                        self.hook.as_ref(),
-                        &Step::Snapshot {
-                            source: source.name.clone(),
-                        },
-                    )?;
+                let result = async {
+                    if let (Some(run), ReadScope::Full { .. }, false) =
+                        (run, read.scope, snapshot_saved)
+                    {
+                        self.store
+                            .save_snapshot(&source.name, run, &read.employees, self.clock.now())
+                            .await?;
+                        snapshot_saved = true;
+                        fire(
+                            self.hook.as_ref(),
+                            &Step::Snapshot {
+                                source: source.name.clone(),
+                            },
+                        )?;
+                    }
+                    self.sync_target(setup, &read, run, options, progress.clone(), None)
+                        .await
                 }
-                let report = self
-                    .sync_target(setup, &read, run, options, progress.clone())
-                    .await?;
-                outcome.targets.push(report);
+                .await;
+                match result {
+                    Ok(report) => outcome.targets.push(report),
+                    Err(e @ EngineError::Injected(_)) => return Err(e),
+                    Err(e) => {
+                        let message = e.to_string();
+                        if let Some(run) = run {
+                            // Best effort: the store may be what failed.
+                            let _ = self
+                                .store
+                                .finish_run(
+                                    run,
+                                    RunStatus::Failed,
+                                    &BTreeMap::new(),
+                                    Some(&message),
+                                    self.clock.now(),
+                                )
+                                .await;
+                        }
+                        tracing::error!(target = %setup.name, error = %message, "Sync of a target failed.");
+                        outcome.targets.push(failed_report(
+                            setup,
+                            run,
+                            TargetStatus::Failed(message),
+                        ));
+                    }
+                }
             }
         }
         Ok(outcome)
+    }
+
+    /// Reads a source and applies the guards that need only the read: nobody carries a
+    /// status (a credential that may not read it), an empty or much smaller read.
+    async fn read_and_check(
+        &self,
+        source: &SourceSetup,
+        targets: &[&TargetSetup],
+        options: &SyncOptions,
+    ) -> Result<SourceRead, EngineError> {
+        let read = self.read(source, options).await?;
+        fire(
+            self.hook.as_ref(),
+            &Step::Read {
+                source: source.name.clone(),
+            },
+        )?;
+        if let ReadScope::Full { .. } = read.scope {
+            if let Some(message) = unreadable_status(&read.employees) {
+                return Err(EngineError::InsaneSource {
+                    source_name: source.name.clone(),
+                    message,
+                });
+            }
+            if !options.allow_shrink {
+                let previous = self.store.last_read_count(&source.name).await?;
+                let limit = targets
+                    .iter()
+                    .map(|t| t.max_shrink_percent)
+                    .fold(f64::INFINITY, f64::min);
+                if let Err(abort) =
+                    psync_planner::check_source(read.employees.len(), previous, limit)
+                {
+                    return Err(EngineError::InsaneSource {
+                        source_name: source.name.clone(),
+                        message: abort.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(read)
+    }
+
+    /// Records a run that failed before planning (not for dry runs).
+    async fn failed_run(
+        &self,
+        target: &TargetSetup,
+        options: &SyncOptions,
+        message: &str,
+    ) -> Result<Option<RunId>, EngineError> {
+        if options.dry_run {
+            return Ok(None);
+        }
+        let run = self
+            .store
+            .start_run(
+                "sync",
+                &options.trigger,
+                Some(&target.source),
+                Some(&target.name),
+                self.clock.now(),
+            )
+            .await?;
+        self.store
+            .finish_run(
+                run,
+                RunStatus::Failed,
+                &BTreeMap::new(),
+                Some(message),
+                self.clock.now(),
+            )
+            .await?;
+        Ok(Some(run))
     }
 
     async fn read(
@@ -487,7 +572,26 @@ impl Engine {
         run: Option<RunId>,
         options: &SyncOptions,
         progress: Option<ApplyProgress>,
+        approved: Option<&BTreeSet<(EmployeeId, OpKind)>>,
     ) -> Result<TargetReport, EngineError> {
+        // One sync per target at a time; held until this function returns.
+        let _lock = if run.is_some() {
+            self.lock_target(&setup.name)?
+        } else {
+            None
+        };
+        // Creates whose outcome a crash lost: the account may exist, and it is ours.
+        let unconfirmed_creates: BTreeSet<EmployeeId> = if run.is_some() {
+            self.store
+                .open_intents(&setup.name)
+                .await?
+                .into_iter()
+                .filter(|(_, _, op)| op.kind() == OpKind::Create)
+                .map(|(_, _, op)| op.person().clone())
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
         let mut mapped = setup.mapping.map_all(&read.employees);
         let applied = self.store.applied(&setup.name).await?;
         if read.scope == ReadScope::Partial && setup.mapping.resolves_managers() {
@@ -539,6 +643,16 @@ impl Engine {
             person: Some(e.person.clone()),
             message: format!("skipped: field '{}': {}", e.field, e.message),
         }));
+        for op in &mut plan.operations {
+            if let psync_model::Operation::Create { record, match_by } = op
+                && unconfirmed_creates.contains(&record.person)
+            {
+                *match_by = psync_model::MatchBy::ExternalId;
+            }
+        }
+        if let Some(approved) = approved {
+            restrict_to_approved(&mut plan, approved);
+        }
         fire(
             self.hook.as_ref(),
             &Step::Planned {
@@ -569,6 +683,7 @@ impl Engine {
             return Ok(report);
         };
         if let Some(hold) = &report.plan.hold {
+            self.supersede_held(&setup.name, run).await?;
             self.store
                 .hold_plan(run, &report.plan, self.clock.now())
                 .await?;
@@ -632,17 +747,22 @@ impl Engine {
         Ok(report)
     }
 
-    /// Applies a held plan exactly as it was shown (operations are idempotent if the world
-    /// moved on meanwhile; the next sync reconciles the rest).
+    /// Approves a held plan. The world may have moved on since it was held, so the target is
+    /// planned afresh from a new full read; the disables and deletes of the held plan that are
+    /// still planned go through, newer ones do not (a later sync plans them, guarded again).
+    /// Someone rehired meanwhile is therefore never disabled by an old approval.
     pub async fn approve(
         &self,
         held_run: RunId,
         progress: Option<ApplyProgress>,
     ) -> Result<TargetReport, EngineError> {
-        let plan = self
+        let held = self
             .store
-            .resolve_held(held_run, true, self.clock.now())
+            .held_plans()
             .await?
+            .into_iter()
+            .find(|(run, _)| *run == held_run)
+            .map(|(_, plan)| plan)
             .ok_or_else(|| {
                 EngineError::NotHeld(format!(
                     "run {held_run} has no held plan (see `personio-sync runs`)"
@@ -651,52 +771,82 @@ impl Engine {
         let setup = self
             .targets
             .iter()
-            .find(|t| t.name == plan.target)
+            .find(|t| t.name == held.target)
             .ok_or_else(|| {
                 EngineError::Unknown(format!(
                     "the held plan is for target '{}', which is no longer configured",
-                    plan.target
+                    held.target
                 ))
             })?;
-        let trigger = format!("approval of run {held_run}");
+        let source = self
+            .sources
+            .iter()
+            .find(|s| s.name == setup.source)
+            .ok_or_else(|| {
+                EngineError::Unknown(format!(
+                    "no [[personio]] account is named '{}'",
+                    setup.source
+                ))
+            })?;
+        let approved: BTreeSet<(EmployeeId, OpKind)> = held
+            .operations
+            .iter()
+            .filter(|op| op.kind().is_deprovision())
+            .map(|op| (op.person().clone(), op.kind()))
+            .collect();
+        let options = SyncOptions {
+            trigger: format!("approval of run {held_run}"),
+            ..SyncOptions::default()
+        };
+        let read = self.read_and_check(source, &[setup], &options).await?;
+        self.store
+            .resolve_held(held_run, true, self.clock.now())
+            .await?;
         let run = self
             .store
             .start_run(
                 "approve",
-                &trigger,
-                Some(&plan.source),
-                Some(&plan.target),
+                &options.trigger,
+                Some(&setup.source),
+                Some(&setup.name),
                 self.clock.now(),
             )
             .await?;
-        let applied = self.store.applied(&setup.name).await?;
-        let mut plan = plan;
-        plan.hold = None;
-        let report = apply::execute(
-            &self.store,
-            setup,
-            run,
-            &plan,
-            &applied,
-            self.clock.as_ref(),
-            self.hook.as_ref(),
-            progress.as_ref(),
-        )
-        .await?;
-        let (status, run_status) = status_of(&report);
         self.store
-            .finish_run(run, run_status, &report.counts, None, self.clock.now())
+            .finish_run(
+                held_run,
+                RunStatus::Succeeded,
+                &plan_counts(&held),
+                Some(&format!("approved; applied by run {run}")),
+                self.clock.now(),
+            )
             .await?;
-        Ok(TargetReport {
-            target: plan.target.clone(),
-            source: plan.source.clone(),
-            run: Some(run),
-            plan,
-            status,
-            apply: Some(report),
-            mapping_errors: Vec::new(),
-            trace: None,
-        })
+        self.store
+            .save_snapshot(&source.name, run, &read.employees, self.clock.now())
+            .await?;
+        self.sync_target(setup, &read, Some(run), &options, progress, Some(&approved))
+            .await
+    }
+
+    /// Older held plans of a target are replaced by a newer one: they are rejected.
+    async fn supersede_held(&self, target: &str, newer: RunId) -> Result<(), EngineError> {
+        for (run, plan) in self.store.held_plans().await? {
+            if plan.target == target && run != newer {
+                self.store
+                    .resolve_held(run, false, self.clock.now())
+                    .await?;
+                self.store
+                    .finish_run(
+                        run,
+                        RunStatus::Rejected,
+                        &plan_counts(&plan),
+                        Some(&format!("superseded by the plan of run {newer}")),
+                        self.clock.now(),
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Rejects a held plan: nothing is applied; the next sync plans afresh.
@@ -725,6 +875,46 @@ impl Engine {
 
 /// Whether a skipped record could be anyone: no id, or one that is not a Personio id (ids are
 /// numbers in both API versions). Then nobody may be called gone on this read.
+/// Keeps only the disables and deletes an operator approved; the rest of the plan stands.
+fn restrict_to_approved(plan: &mut Plan, approved: &BTreeSet<(EmployeeId, OpKind)>) {
+    let before = plan.operations.len();
+    plan.operations.retain(|op| {
+        !op.kind().is_deprovision() || approved.contains(&(op.person().clone(), op.kind()))
+    });
+    let dropped = before - plan.operations.len();
+    if dropped > 0 {
+        plan.notes.push(PlanNote {
+            person: None,
+            message: format!(
+                "{dropped} disable(s)/delete(s) planned since the approved plan are left for the next sync, which guards them again"
+            ),
+        });
+    }
+    plan.hold = None;
+}
+
+fn failed_report(target: &TargetSetup, run: Option<RunId>, status: TargetStatus) -> TargetReport {
+    TargetReport {
+        target: target.name.clone(),
+        source: target.source.clone(),
+        run,
+        plan: Plan {
+            target: target.name.clone(),
+            source: target.source.clone(),
+            read_complete: false,
+            in_scope: 0,
+            managed: 0,
+            operations: Vec::new(),
+            notes: Vec::new(),
+            hold: None,
+        },
+        status,
+        apply: None,
+        mapping_errors: Vec::new(),
+        trace: None,
+    }
+}
+
 fn has_unidentified(skipped: &[psync_personio::SkippedRecord]) -> bool {
     skipped
         .iter()

@@ -5,7 +5,7 @@
 mod common;
 
 use common::World;
-use psync_engine::{EngineError, SyncOptions, TargetStatus};
+use psync_engine::{SyncOptions, TargetStatus};
 use psync_model::{EmployeeId, EmploymentStatus, OpKind, Value};
 use psync_personio_sim::{EmployeeUpdate, Faults, HireSpec, MoveSpec, SimApi};
 use psync_planner::Threshold;
@@ -36,6 +36,26 @@ fn expected_ids(world: &World) -> Vec<String> {
         })
         .map(|e| e.id.to_string())
         .collect()
+}
+
+/// Runs a sync that must be aborted by a source guard; returns the reason.
+async fn aborted(world: &World) -> String {
+    let outcome = world
+        .engine()
+        .await
+        .sync(
+            &SyncOptions {
+                trigger: "test".into(),
+                ..SyncOptions::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    match &outcome.targets[0].status {
+        TargetStatus::Aborted(why) => why.clone(),
+        other => panic!("expected an abort, got {other:?}"),
+    }
 }
 
 trait Today {
@@ -352,38 +372,18 @@ async fn a_shrunken_read_aborts_before_any_write() {
     for id in world.sim.ids().into_iter().take(20) {
         world.sim.delete(&id).unwrap();
     }
-    let err = world
-        .engine()
-        .await
-        .sync(
-            &SyncOptions {
-                trigger: "test".into(),
-                ..SyncOptions::default()
-            },
-            None,
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, EngineError::InsaneSource { .. }), "{err}");
-    assert!(err.to_string().contains("--allow-shrink"), "{err}");
+    let err = aborted(&world).await;
+    assert!(err.contains("--allow-shrink"), "{err}");
     assert_eq!(world.records(), before, "nothing written");
     world.sim.set_faults(Faults {
         empty_list: true,
         ..Faults::default()
     });
-    let err = world
-        .engine()
-        .await
-        .sync(
-            &SyncOptions {
-                trigger: "test".into(),
-                ..SyncOptions::default()
-            },
-            None,
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, EngineError::InsaneSource { .. }), "{err}");
+    let err = aborted(&world).await;
+    assert!(
+        err.contains("0 employees") || err.contains("no employees"),
+        "{err}"
+    );
     assert_eq!(world.records(), before, "an empty read deprovisions nobody");
 }
 
@@ -478,20 +478,8 @@ async fn attributes_the_credential_cannot_read_are_diagnosed_and_a_missing_statu
         ..SimConfig::default()
     })
     .await;
-    let err = world
-        .engine()
-        .await
-        .sync(
-            &SyncOptions {
-                trigger: "test".into(),
-                ..SyncOptions::default()
-            },
-            None,
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, EngineError::InsaneSource { .. }), "{err}");
-    assert!(err.to_string().contains("`status`"), "{err}");
+    let err = aborted(&world).await;
+    assert!(err.contains("`status`"), "{err}");
     assert!(world.records().is_empty(), "nothing written");
 }
 
@@ -532,4 +520,118 @@ async fn a_one_person_sync_keeps_the_manager_it_cannot_see() {
         "only the title changes; the manager stays"
     );
     assert_eq!(world.records()[&id].manager, Some(manager));
+}
+
+#[tokio::test]
+async fn approving_an_old_plan_never_disables_someone_rehired_since() {
+    let mut world = World::new(50).await;
+    world.policy.max_deprovision = Some(Threshold::Count(1));
+    world.sync().await;
+    let active: Vec<String> = world
+        .records()
+        .iter()
+        .filter(|(_, r)| r.active)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let today = world.sim_today();
+    let (a, b) = (&active[0], &active[1]);
+    world.sim.terminate(a, today.yesterday().unwrap()).unwrap();
+    world.sim.terminate(b, today.yesterday().unwrap()).unwrap();
+    let held = world.sync().await.targets[0].run.unwrap();
+    // Meanwhile A is rehired; the old plan would still disable A.
+    world.sim.rehire(a, Some(today)).unwrap();
+    let approved = world.engine().await.approve(held, None).await.unwrap();
+    assert_eq!(
+        approved.status,
+        TargetStatus::Applied,
+        "{:?}",
+        approved.plan
+    );
+    let records = world.records();
+    assert!(
+        records[a].active,
+        "rehired since the plan was held: stays active"
+    );
+    assert!(!records[b].active, "the approved disable of B went through");
+}
+
+#[tokio::test]
+async fn a_newer_held_plan_supersedes_the_older_one() {
+    let mut world = World::new(50).await;
+    world.policy.max_deprovision = Some(Threshold::Count(1));
+    world.sync().await;
+    let active: Vec<String> = world
+        .records()
+        .iter()
+        .filter(|(_, r)| r.active)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let today = world.sim_today();
+    for id in &active[..3] {
+        world.sim.terminate(id, today.yesterday().unwrap()).unwrap();
+    }
+    let first = world.sync().await.targets[0].run.unwrap();
+    let second = world.sync().await.targets[0].run.unwrap();
+    let engine = world.engine().await;
+    assert!(engine.approve(first, None).await.is_err(), "superseded");
+    assert!(engine.approve(second, None).await.is_ok());
+}
+
+#[tokio::test]
+async fn an_attribute_emptied_for_everyone_is_held() {
+    let mut world = World::new(40).await;
+    world
+        .mapping
+        .push_str("\n[fields.title]\nfrom = \"position\"\n");
+    world.sync().await;
+    // The same company, but the credential may no longer read `position`.
+    world.mapping = world
+        .mapping
+        .replace("from = \"position\"", "template = \"\"");
+    let before = world.records();
+    let outcome = world.sync().await;
+    let report = &outcome.targets[0];
+    assert_eq!(report.status, TargetStatus::Held, "{:?}", report.plan.hold);
+    assert!(
+        matches!(report.plan.hold, Some(psync_model::Hold::FieldEmptied { ref field, .. }) if field == "title")
+    );
+    assert_eq!(world.records(), before, "held: nothing emptied");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_syncs_of_one_target_never_run_at_once() {
+    let world = World::new(200).await;
+    let url = world.store_url.clone();
+    // The first run pauses inside its apply phase, holding the target.
+    let paused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = paused.clone();
+    let hook: psync_engine::StepHook = std::sync::Arc::new(move |step: &psync_engine::Step| {
+        if matches!(step, psync_engine::Step::BeforeApply { .. })
+            && !flag.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+        }
+        false
+    });
+    let one = world.engine().await.locked(&url).with_hook(hook);
+    let two = world.engine().await.locked(&url);
+    let options = SyncOptions {
+        trigger: "test".into(),
+        ..SyncOptions::default()
+    };
+    let (a, b) = tokio::join!(one.sync(&options, None), async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        two.sync(&options, None).await
+    });
+    let statuses = [
+        a.unwrap().targets[0].status.clone(),
+        b.unwrap().targets[0].status.clone(),
+    ];
+    assert_eq!(statuses[0], TargetStatus::Applied, "{statuses:?}");
+    assert!(
+        matches!(&statuses[1], TargetStatus::Failed(m) if m.contains("being synced by another run")),
+        "{statuses:?}"
+    );
+    let again = world.sync().await;
+    assert_eq!(again.targets[0].status, TargetStatus::UpToDate);
 }

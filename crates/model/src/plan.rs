@@ -273,6 +273,16 @@ pub enum Hold {
         /// The threshold that was exceeded, as configured (`10` or `5%`).
         threshold: String,
     },
+    /// An attribute would be emptied for most accounts at once: typically the API credential
+    /// lost read access to it, not a real change.
+    FieldEmptied {
+        /// The target attribute.
+        field: String,
+        /// Accounts whose value would become empty.
+        count: usize,
+        /// Active accounts the target holds.
+        of: usize,
+    },
 }
 
 impl fmt::Display for Hold {
@@ -285,6 +295,11 @@ impl fmt::Display for Hold {
             } => write!(
                 f,
                 "{count} of {of} accounts would be disabled or deleted, above the threshold of {threshold}"
+            ),
+            Hold::FieldEmptied { field, count, of } => write!(
+                f,
+                "`{field}` would be emptied for {count} of {of} active accounts at once; check that the \
+                 API credential may still read the attribute behind it"
             ),
         }
     }

@@ -1,7 +1,8 @@
 //! Guards: the insane-source check before planning and the deprovisioning threshold after.
 
 use crate::policy::Threshold;
-use psync_model::{Hold, Operation};
+use psync_model::{AppliedAccount, EmployeeId, Hold, Operation};
+use std::collections::BTreeMap;
 
 /// Why a read from Personio is not trusted for planning. Nothing is planned or changed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -88,6 +89,38 @@ pub fn deprovision_hold(
             count,
             of: managed,
             threshold: threshold.to_string(),
+        })
+}
+
+/// Accounts a field must be emptied for, at least, before the emptying guard holds a plan.
+pub const EMPTYING_MIN_ACCOUNTS: usize = 5;
+
+/// Holds a plan that would empty one attribute for at least half of the active accounts (and
+/// at least [`EMPTYING_MIN_ACCOUNTS`]) at once. Personio leaves out attributes a credential may
+/// not read, so a lost whitelist entry looks exactly like everyone's value being deleted.
+pub fn emptying_hold(
+    operations: &[Operation],
+    applied: &BTreeMap<EmployeeId, AppliedAccount>,
+) -> Option<Hold> {
+    let active = applied.values().filter(|a| a.disabled_on.is_none()).count();
+    let mut emptied: BTreeMap<&str, usize> = BTreeMap::new();
+    for op in operations {
+        if let Operation::Update { changes, .. } | Operation::Enable { changes, .. } = op {
+            for change in changes {
+                if change.field != "active" && !change.old.is_empty() && change.new.is_empty() {
+                    *emptied.entry(change.field.as_str()).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+    emptied
+        .into_iter()
+        .filter(|(_, count)| *count >= EMPTYING_MIN_ACCOUNTS && count * 2 >= active)
+        .max_by_key(|(_, count)| *count)
+        .map(|(field, count)| Hold::FieldEmptied {
+            field: field.to_string(),
+            count,
+            of: active,
         })
 }
 

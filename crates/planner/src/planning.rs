@@ -248,7 +248,8 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     }
 
     operations.sort_by(operation_order);
-    let hold = deprovision_hold(&operations, input.applied.len(), policy.max_deprovision);
+    let hold = deprovision_hold(&operations, input.applied.len(), policy.max_deprovision)
+        .or_else(|| crate::guard::emptying_hold(&operations, input.applied));
     Plan {
         target: input.target.to_owned(),
         source: input.source.to_owned(),

@@ -19,7 +19,7 @@ pub mod postgres;
 pub mod sqlite;
 
 pub use error::{Result, StoreError};
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresStore, redact_url};
 pub use sqlite::SqliteStore;
 
 use jiff::Timestamp;

@@ -139,7 +139,7 @@ fn server(options: &PgConnectOptions) -> String {
 }
 
 /// The URL with any password replaced by `***`, for messages.
-pub(crate) fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };

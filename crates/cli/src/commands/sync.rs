@@ -142,7 +142,7 @@ pub async fn engine(config: &Config, read_only: bool) -> Result<Engine, Failure>
                 .map_err(|e| Failure::Invalid(anyhow::anyhow!(e)))?,
         });
     }
-    Ok(Engine::new(store, sources, targets, Arc::new(SystemClock)))
+    Ok(Engine::new(store, sources, targets, Arc::new(SystemClock)).locked(&config.state_url()))
 }
 
 fn engine_failure(e: EngineError) -> Failure {
@@ -185,6 +185,15 @@ pub async fn plan(args: PlanArgs) -> Result<(), Failure> {
     };
     let outcome = engine.sync(&options, None).await.map_err(engine_failure)?;
     print_outcome(&outcome, args.format, true)?;
+    if outcome
+        .targets
+        .iter()
+        .any(|t| matches!(t.status, TargetStatus::Aborted(_) | TargetStatus::Failed(_)))
+    {
+        return Err(Failure::Failed(anyhow::anyhow!(
+            "some targets could not be planned (see above)"
+        )));
+    }
     Ok(())
 }
 
@@ -289,6 +298,9 @@ fn print_outcome(outcome: &PlanOutcome, format: Format, dry_run: bool) -> Result
             }
         }
         if dry_run {
+            if let TargetStatus::Aborted(why) | TargetStatus::Failed(why) = &report.status {
+                println!("NOT PLANNED: {why}");
+            }
             continue;
         }
         let run = report.run.map(|r| format!("run {r}")).unwrap_or_default();
