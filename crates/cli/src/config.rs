@@ -407,7 +407,18 @@ pub fn parse(
             accounts.push(account);
         }
     }
-    let account_names: Vec<String> = seen.keys().cloned().collect();
+    // Names of every [[personio]] entry, also broken ones: a target naming one of them gets
+    // no second, misleading problem.
+    let mut account_names: Vec<String> = seen.keys().cloned().collect();
+    if let Some(toml::Value::Array(entries)) = table.get("personio") {
+        for entry in entries {
+            if let Some(name) = entry.get("name").and_then(toml::Value::as_str)
+                && !account_names.iter().any(|n| n == name)
+            {
+                account_names.push(name.to_string());
+            }
+        }
+    }
     let targets = parse_targets(&table, &account_names, &at, &mut problems);
     if problems.is_empty() {
         Ok(Config {
@@ -951,6 +962,23 @@ fn parse_targets(
             .cloned()
             .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
         let mapping = match mapping_table.try_into::<MappingConfig>() {
+            Ok(cfg)
+                if kind == "file"
+                    && cfg
+                        .groups
+                        .as_ref()
+                        .is_some_and(|g| !g.create_missing || g.fallback.is_some()) =>
+            {
+                let path = format!("{prefix}.mapping.groups");
+                problems.push(Problem {
+                    line: at(&path).or_else(|| at(&prefix)),
+                    path,
+                    message: "a file target writes every group as it is; `create_missing = false` and `fallback` \
+                              apply to targets that hold groups (SCIM, LDAP): remove them here"
+                        .into(),
+                });
+                None
+            }
             Ok(cfg) => match psync_mapping::compile(&name, &cfg) {
                 Ok(m) => Some(m),
                 Err(found) => {
@@ -1150,5 +1178,40 @@ client_secret = "x"
         assert_eq!(config.account(Some("b")).unwrap().name, "b");
         assert!(config.account(None).unwrap_err().contains("--account"));
         assert!(config.account(Some("c")).unwrap_err().contains("a, b"));
+    }
+
+    #[test]
+    fn a_broken_account_does_not_also_break_its_targets() {
+        let text = "[[personio]]\nname = \"acme\"\nclient_id = \"i\"\nclient_secret = \"s\"\nclientid = 1\n\
+                    [[target]]\nname = \"t\"\ntype = \"file\"\nsource = \"acme\"\npath = \"out\"\n";
+        let problems = check(text).unwrap_err();
+        assert_eq!(problems.len(), 1, "{}", list(&problems));
+        assert!(problems[0].path.ends_with("clientid"), "{problems:?}");
+    }
+
+    #[test]
+    fn file_targets_refuse_group_settings_they_cannot_honour() {
+        let text = "[[personio]]\nname = \"acme\"\nclient_id = \"i\"\nclient_secret = \"s\"\n\
+                    [[target]]\nname = \"t\"\ntype = \"file\"\nsource = \"acme\"\npath = \"out\"\n\
+                    [target.mapping.groups]\nlevels = [\"office\"]\ncreate_missing = false\n";
+        let problems = check(text).unwrap_err();
+        assert_eq!(problems.len(), 1, "{}", list(&problems));
+        assert!(
+            problems[0].message.contains("create_missing"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn the_state_url_may_take_its_password_from_the_environment() {
+        let text = "state = \"postgres://sync:${SECRET}@127.0.0.1/test\"\n";
+        let config = check(text).unwrap();
+        assert_eq!(config.state_url(), "postgres://sync:s3cret@127.0.0.1/test");
+        assert!(!psync_store::redact_url(&config.state_url()).contains("s3cret"));
+        let problems = check("state = \"sqlite:foo\"\n").unwrap_err();
+        assert!(
+            problems[0].message.contains("not a state URL"),
+            "{problems:?}"
+        );
     }
 }

@@ -248,7 +248,14 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     }
 
     operations.sort_by(operation_order);
-    let hold = deprovision_hold(&operations, input.applied.len(), policy.max_deprovision)
+    // A percentage is of the accounts that are still active: disabled leavers accumulate and
+    // would otherwise weaken the guard over time.
+    let active = input
+        .applied
+        .values()
+        .filter(|a| a.disabled_on.is_none())
+        .count();
+    let hold = deprovision_hold(&operations, active, policy.max_deprovision)
         .or_else(|| crate::guard::emptying_hold(&operations, input.applied));
     Plan {
         target: input.target.to_owned(),

@@ -337,7 +337,7 @@ proptest! {
         let deprovision = |hold: Option<Hold>| hold.filter(|h| matches!(h, Hold::TooManyDeprovisions { .. }));
         prop_assert_eq!(deprovision(base.hold.clone()), None);
         let count = base.operations.iter().filter(|op| op.kind().is_deprovision()).count();
-        let of = world.applied.len();
+        let of = world.applied.values().filter(|a| a.disabled_on.is_none()).count();
 
         let mut thresholds = vec![(Threshold::Count(count), false), (Threshold::Count(count + 1), false)];
         if count > 0 {
