@@ -28,11 +28,18 @@ use std::collections::{BTreeMap, BTreeSet};
 
 const EMPLOYEES: &str = "/v1/company/employees";
 
-/// One fetched page.
+/// One fetched page, converted as it arrives: only canonical employees are kept, never the
+/// (much larger) wire JSON of the whole list.
 struct Page {
     offset: u64,
-    records: Vec<Value>,
+    records: Vec<Entry>,
     total: Option<u64>,
+}
+
+/// One record of a page: its raw id (for de-duplication) and the conversion result.
+struct Entry {
+    id: Option<String>,
+    parsed: Result<Employee, SkippedRecord>,
 }
 
 /// One full pass over the list.
@@ -68,9 +75,16 @@ async fn fetch_page(http: &Http, offset: u64, limit: u32) -> Result<Page, Person
     let total = body
         .pointer("/metadata/total_elements")
         .and_then(Value::as_u64);
+    let records = records
+        .iter()
+        .map(|record| Entry {
+            id: normalize_v1::raw_id(record),
+            parsed: normalize_v1::employee(record),
+        })
+        .collect();
     Ok(Page {
         offset,
-        records: records.clone(),
+        records,
         total,
     })
 }
@@ -168,14 +182,14 @@ async fn read_pass(http: &Http, opts: &ReadOptions) -> Result<Pass, PersonioErro
         let known: BTreeSet<String> = pages
             .values()
             .flat_map(|p| p.records.iter())
-            .filter_map(normalize_v1::raw_id)
+            .filter_map(|e| e.id.clone())
             .collect();
         let page = fetch_page(http, covered, limit).await?;
         let new = page
             .records
             .iter()
-            .filter_map(normalize_v1::raw_id)
-            .any(|id| !known.contains(&id));
+            .filter_map(|e| e.id.as_ref())
+            .any(|id| !known.contains(id));
         fetched += page.records.len();
         report(opts, fetched, max_total);
         let empty = page.records.is_empty();
@@ -198,18 +212,20 @@ async fn read_pass(http: &Http, opts: &ReadOptions) -> Result<Pass, PersonioErro
     let mut duplicates = 0usize;
     let mut short_before_end = Vec::new();
     let last_offset = pages.last_key_value().map_or(0, |(o, _)| *o);
-    for page in pages.values() {
+    let seen_totals = totals(&pages);
+    for page in pages.into_values() {
         if page.offset != last_offset && (page.records.len() as u64) < step {
             short_before_end.push(page.offset);
         }
-        for (index, record) in page.records.iter().enumerate() {
-            let key = normalize_v1::raw_id(record)
+        for (index, entry) in page.records.into_iter().enumerate() {
+            let key = entry
+                .id
                 .unwrap_or_else(|| format!("#{}", page.offset + index as u64));
             if !pass.keys.insert(key.clone()) {
                 duplicates += 1;
                 continue;
             }
-            match normalize_v1::employee(record) {
+            match entry.parsed {
                 Ok(e) => {
                     pass.employees.insert(e.id.clone(), e);
                 }
@@ -220,7 +236,6 @@ async fn read_pass(http: &Http, opts: &ReadOptions) -> Result<Pass, PersonioErro
             }
         }
     }
-    let seen_totals = totals(&pages);
     let unique = pass.keys.len() as u64;
     if duplicates > 0 {
         pass.problems.push(format!(

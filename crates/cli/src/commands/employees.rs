@@ -31,9 +31,14 @@ pub async fn run(args: Args) -> Result<(), Failure> {
         .account(args.account.as_deref())
         .map_err(|e| Failure::Invalid(anyhow::anyhow!(e)))?;
     let outcome = read(account).await?;
-    let mut out = std::io::stdout().lock();
-    output::write_employees(&mut out, &outcome.employees, args.format)
-        .context("cannot write to stdout")?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = output::write_employees(&mut out, &outcome.employees, args.format)
+        .and_then(|()| std::io::Write::flush(&mut out));
+    match written {
+        // A reader that went away (`| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other.context("cannot write to stdout")?,
+    }
     report(&account.name, &outcome);
     Ok(())
 }
