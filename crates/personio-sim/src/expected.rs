@@ -112,6 +112,11 @@ pub(crate) fn employee(p: &Person, company: &Company, api: SimApi, base_url: &st
         .has_picture
         .then(|| crate::v1::picture_url(base_url, p.id));
     for (idx, def) in CUSTOM_DEFS.iter().enumerate() {
+        let value = p.custom(company.seed, idx);
+        if api == SimApi::V2 && value.is_none() {
+            // v2 lists only attributes that have a value.
+            continue;
+        }
         let label = match api {
             SimApi::V2 if def.v2_label_missing => None,
             _ => Some(def.label.to_string()),
@@ -121,7 +126,7 @@ pub(crate) fn employee(p: &Person, company: &Company, api: SimApi, base_url: &st
             CustomAttribute {
                 label,
                 kind: custom_kind(def.kind, api),
-                value: custom_value(p.custom(company.seed, idx), api),
+                value: custom_value(value, api),
             },
         );
     }

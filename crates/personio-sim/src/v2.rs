@@ -333,7 +333,8 @@ fn write_person(
     };
     if cred.allows("email") {
         field(out, "email");
-        json::opt_str(out, p.email.as_deref());
+        // The schema's email is a non-nullable string: a person without one has "".
+        json::str(out, p.email.as_deref().unwrap_or(""));
     }
     if cred.allows("created_at") {
         field(out, "created_at");
@@ -389,6 +390,10 @@ fn write_person(
         if !cred.allows(def.key) {
             continue;
         }
+        // v2 lists only attributes that have a value (the schema's values are not nullable).
+        let Some(value) = p.custom(seed, idx) else {
+            continue;
+        };
         if !first {
             out.push(',');
         }
@@ -396,16 +401,17 @@ fn write_person(
         out.push_str("{\"id\":");
         json::str(out, def.key);
         out.push_str(",\"type\":");
-        json::str(out, def.v2_type);
+        // The schema's enum is upper case, but Personio's own examples, and clients that work
+        // against the live API (dlt-source-personio), use lower case: serve lower case.
+        json::str(out, &def.v2_type.to_ascii_lowercase());
         out.push_str(",\"value\":");
-        match p.custom(seed, idx) {
-            None => out.push_str("null"),
-            Some(CVal::Text(s)) => json::str(out, &s),
-            Some(CVal::Int(i)) => json::int(out, i),
-            Some(CVal::Dec(d)) => json::num(out, d),
-            Some(CVal::Date(d)) => json::str(out, &dates::date_string(d)),
-            Some(CVal::Bool(b)) => out.push_str(if b { "true" } else { "false" }),
-            Some(CVal::Tags(t)) => {
+        match value {
+            CVal::Text(s) => json::str(out, &s),
+            CVal::Int(i) => json::int(out, i),
+            CVal::Dec(d) => json::num(out, d),
+            CVal::Date(d) => json::str(out, &dates::date_string(d)),
+            CVal::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+            CVal::Tags(t) => {
                 out.push('[');
                 for (i, s) in t.iter().enumerate() {
                     if i > 0 {
@@ -416,8 +422,10 @@ fn write_person(
                 out.push(']');
             }
         }
+        // A string in practice (clients that work against the live API require it): the
+        // global key when the attribute has one, else its own key.
         out.push_str(",\"global_id\":");
-        json::opt_str(out, def.universal_id);
+        json::str(out, def.universal_id.unwrap_or(def.key));
         if !def.v2_label_missing {
             out.push_str(",\"label\":");
             json::str(out, def.label);
