@@ -270,17 +270,7 @@ fn engine_failure(e: psync_engine::EngineError) -> Failure {
 }
 
 fn report(title: &str, report: &psync_engine::TargetReport) {
-    let counts = report
-        .apply
-        .as_ref()
-        .map(|a| {
-            a.counts
-                .iter()
-                .map(|(k, v)| format!("{v} {k}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
+    let counts = super::sync::counts_line(report);
     let status = match &report.status {
         TargetStatus::UpToDate => "up to date: 0 writes".to_string(),
         TargetStatus::Held => "HELD for approval".to_string(),

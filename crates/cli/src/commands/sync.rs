@@ -312,17 +312,7 @@ fn print_outcome(outcome: &PlanOutcome, format: Format, dry_run: bool) -> Result
             ),
             TargetStatus::UpToDate => println!("{run}: up to date, nothing to do."),
             status => {
-                let counts = report
-                    .apply
-                    .as_ref()
-                    .map(|a| {
-                        a.counts
-                            .iter()
-                            .map(|(k, v)| format!("{v} {k}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default();
+                let counts = counts_line(report);
                 println!("{run}: {}: {counts}", status_word(status));
                 if let Some(apply) = &report.apply {
                     for f in &apply.failures {
@@ -340,6 +330,21 @@ fn print_outcome(outcome: &PlanOutcome, format: Format, dry_run: bool) -> Result
         }
     }
     Ok(())
+}
+
+/// `"3 created, 1 disabled"`: what applying a plan did.
+pub fn counts_line(report: &TargetReport) -> String {
+    report
+        .apply
+        .as_ref()
+        .map(|a| {
+            a.counts
+                .iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
 }
 
 fn status_word(status: &TargetStatus) -> String {
@@ -363,17 +368,7 @@ pub async fn approve(args: ResolveArgs) -> Result<(), Failure> {
         bar.finish_and_clear();
     }
     let report = result.map_err(engine_failure)?;
-    let counts = report
-        .apply
-        .as_ref()
-        .map(|a| {
-            a.counts
-                .iter()
-                .map(|(k, v)| format!("{v} {k}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
+    let counts = counts_line(&report);
     println!(
         "approved run {}: applied as run {}: {}: {counts}",
         args.run,
