@@ -100,6 +100,7 @@ async fn plan(n: usize) -> Result<(), Failure> {
     let started = Instant::now();
     let mapped = mapping.map_all(&employees);
     let map_s = started.elapsed().as_secs_f64();
+    let (_, rss_mapped) = memory().unwrap_or_default();
 
     let skipped: BTreeSet<EmployeeId> = mapped.errors.iter().map(|e| e.person.clone()).collect();
     // As the engine does: records move into the planner's input.
@@ -138,9 +139,15 @@ async fn plan(n: usize) -> Result<(), Failure> {
         };
         psync_planner::apply_outcome(&mut applied, op, &outcome, today);
     }
+    let first_ops = first.operations.len();
+    drop(first);
+    let (_, rss_applied) = memory().unwrap_or_default();
+    // Linux: writing 5 to clear_refs resets the peak, so the next peak is the no-op plan's own.
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
     let started = Instant::now();
     let noop = input(&applied, &people);
     let plan_noop_s = started.elapsed().as_secs_f64();
+    let (noop_peak, _) = memory().unwrap_or_default();
     // 1 % of the people change their title.
     for p in people.iter_mut().step_by(100) {
         if let Some(r) = p.record.as_mut() {
@@ -153,10 +160,7 @@ async fn plan(n: usize) -> Result<(), Failure> {
     let plan_delta_s = started.elapsed().as_secs_f64();
     let (peak, _) = memory().unwrap_or_default();
     println!("map (scope, 20 fields, lookup, groups, managers): {map_s:.3} s");
-    println!(
-        "plan, empty state:   {plan_initial_s:.3} s  ({} operations)",
-        first.operations.len()
-    );
+    println!("plan, empty state:   {plan_initial_s:.3} s  ({first_ops} operations)");
     println!(
         "plan, no change:     {plan_noop_s:.3} s  ({} operations)",
         noop.operations.len()
@@ -169,6 +173,17 @@ async fn plan(n: usize) -> Result<(), Failure> {
     println!(
         "peak resident memory: {peak:.0} MiB (of which the generated input: {rss_before:.0} MiB)"
     );
+    println!(
+        "resident after mapping: {rss_mapped:.0} MiB (+{:.0}); with the applied state: {rss_applied:.0} MiB (+{:.0})",
+        rss_mapped - rss_before,
+        rss_applied - rss_mapped
+    );
+    if reset {
+        println!(
+            "no-op plan on top of that: peak {noop_peak:.0} MiB (+{:.0})",
+            noop_peak - rss_applied
+        );
+    }
     Ok(())
 }
 
