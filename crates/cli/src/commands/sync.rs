@@ -415,7 +415,7 @@ pub async fn runs(args: RunsArgs) -> Result<(), Failure> {
     }
     println!(
         "{:<6} {:<20} {:<10} {:<12} {:<14} COUNTS",
-        "RUN", "STARTED", "KIND", "STATUS", "TARGET"
+        "RUN", "STARTED (UTC)", "KIND", "STATUS", "TARGET"
     );
     for run in runs {
         let counts = run
