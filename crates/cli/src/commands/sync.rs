@@ -39,6 +39,9 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Show every note, not only the first 20.
+    #[arg(long)]
+    all_notes: bool,
 }
 
 /// Options of `personio-sync sync`.
@@ -59,6 +62,9 @@ pub struct SyncArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Show every note, not only the first 20.
+    #[arg(long)]
+    all_notes: bool,
 }
 
 /// Options of `approve` and `reject`.
@@ -184,7 +190,7 @@ pub async fn plan(args: PlanArgs) -> Result<(), Failure> {
         allow_shrink: false,
     };
     let outcome = engine.sync(&options, None).await.map_err(engine_failure)?;
-    print_outcome(&outcome, args.format, true)?;
+    print_outcome(&outcome, args.format, true, args.all_notes)?;
     if outcome
         .targets
         .iter()
@@ -213,7 +219,7 @@ pub async fn sync(args: SyncArgs) -> Result<(), Failure> {
         bar.finish_and_clear();
     }
     let outcome = result.map_err(engine_failure)?;
-    print_outcome(&outcome, args.format, false)?;
+    print_outcome(&outcome, args.format, false, args.all_notes)?;
     let failed: Vec<&TargetReport> = outcome
         .targets
         .iter()
@@ -254,7 +260,37 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
     }
 }
 
-fn print_outcome(outcome: &PlanOutcome, format: Format, dry_run: bool) -> Result<(), Failure> {
+/// Notes shown per plan before the rest is summarised (`--format json` has them all).
+const NOTES_SHOWN: usize = 20;
+
+/// The plan as text; long lists of notes are cut to the first few.
+fn print_plan(plan: &psync_model::Plan, all_notes: bool) {
+    let text = psync_planner::render_text(plan);
+    let notes = text.lines().filter(|l| l.starts_with("note")).count();
+    let mut shown = 0;
+    for line in text.lines() {
+        if line.starts_with("note") {
+            shown += 1;
+            if !all_notes && shown > NOTES_SHOWN {
+                if shown == NOTES_SHOWN + 1 {
+                    println!(
+                        "… {} more notes (`--all-notes`, or `--format json`, lists them)",
+                        notes - NOTES_SHOWN
+                    );
+                }
+                continue;
+            }
+        }
+        println!("{line}");
+    }
+}
+
+fn print_outcome(
+    outcome: &PlanOutcome,
+    format: Format,
+    dry_run: bool,
+    verbose_notes: bool,
+) -> Result<(), Failure> {
     if format == Format::Json {
         return print_json(outcome);
     }
@@ -283,7 +319,7 @@ fn print_outcome(outcome: &PlanOutcome, format: Format, dry_run: bool) -> Result
     }
     for report in &outcome.targets {
         println!();
-        print!("{}", psync_planner::render_text(&report.plan));
+        print_plan(&report.plan, verbose_notes);
         for error in &report.mapping_errors {
             println!("skipped {error}");
         }
