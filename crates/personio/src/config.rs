@@ -132,8 +132,8 @@ impl Default for Limits {
             // Personio: 60/min for v1 (150/min for v2).
             auth: Rate::new(50.0 / 60.0, 5),
             // Personio (observed): 30/s for persons and for employments, 10/s for the rest.
-            v2_persons: Rate::new(27.0, 25),
-            v2_employments: Rate::new(27.0, 25),
+            v2_persons: Rate::new(29.0, 28),
+            v2_employments: Rate::new(29.0, 28),
             v2_other: Rate::new(9.0, 8),
             v1_page_size: 100,
             v2_page_size: 50,

@@ -124,35 +124,46 @@ async fn employment(http: &Http, id: &str) -> Result<Option<Value>, PersonioErro
 /// An org unit's `(type, id)` and its response (`None`: 404).
 type UnitReply = ((String, String), Option<Value>);
 
-/// Fetches the org units, workplaces, legal entities and cost centers the employments refer to.
-async fn lookups(
-    http: &Http,
+/// `GET /v2/org-units/{id}` with its parent chain; `None` when Personio says 404.
+async fn fetch_unit(http: &Http, (kind, id): (String, String)) -> Result<UnitReply, PersonioError> {
+    let path = format!("/v2/org-units/{id}");
+    let query = [
+        ("type", kind.clone()),
+        ("include_parent_chain", "true".to_string()),
+    ];
+    match http.get(Bucket::V2Other, &path, &query).await {
+        Ok(body) => Ok(((kind, id), Some(body))),
+        Err(PersonioError::NotFound { .. }) => Ok(((kind, id), None)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The list look-ups by the employment key that refers to them.
+const LISTS: [(&str, &str); 3] = [
+    ("office", "/v2/workplaces"),
+    ("legal_entity", "/v2/legal-entities"),
+    ("cost_centers", "/v2/cost-centers"),
+];
+
+/// One list look-up: names by id with paging notes, or why the list is unavailable.
+type ListReply = Result<(HashMap<String, String>, Vec<String>), PersonioError>;
+
+async fn fetch_list(http: &Http, path: &str) -> ListReply {
+    let limit = http.limits.v2_list_page_size;
+    list_all(http, Bucket::V2Other, path, limit, false, |_| {})
+        .await
+        .map(|(items, notes)| (normalize_v2::names(&items), notes))
+}
+
+/// Puts fetched units and lists into `Lookups`; only lists some employment refers to count.
+fn assemble(
+    units: Vec<UnitReply>,
+    lists: Vec<(&'static str, &'static str, ListReply)>,
     employments: &[&Value],
     warnings: &mut Vec<String>,
 ) -> Result<Lookups, PersonioError> {
     let mut lookups = Lookups::default();
-    let units: BTreeSet<(String, String)> = employments
-        .iter()
-        .flat_map(|e| normalize_v2::unit_refs(e))
-        .collect();
-    let fetched: Vec<Result<UnitReply, PersonioError>> =
-        futures::stream::iter(units.into_iter().map(|(kind, id)| async move {
-            let path = format!("/v2/org-units/{id}");
-            let query = [
-                ("type", kind.clone()),
-                ("include_parent_chain", "true".to_string()),
-            ];
-            match http.get(Bucket::V2Other, &path, &query).await {
-                Ok(body) => Ok(((kind, id), Some(body))),
-                Err(PersonioError::NotFound { .. }) => Ok(((kind, id), None)),
-                Err(e) => Err(e),
-            }
-        }))
-        .buffer_unordered(http.limits.v2_concurrency)
-        .collect()
-        .await;
-    for result in fetched {
-        let ((kind, id), body) = result?;
+    for ((kind, id), body) in units {
         match body {
             Some(body) => {
                 let unit = normalize_v2::org_unit(&body, &id);
@@ -166,20 +177,14 @@ async fn lookups(
             .iter()
             .any(|e| e.get(key).is_some_and(|v| !v.is_null()))
     };
-    let limit = http.limits.v2_list_page_size;
-    let lists = [
-        ("office", "/v2/workplaces"),
-        ("legal_entity", "/v2/legal-entities"),
-        ("cost_centers", "/v2/cost-centers"),
-    ];
-    for (key, path) in lists {
+    for (key, path, reply) in lists {
         if !(wants(key) || (key == "legal_entity" && wants("sub_company"))) {
             continue;
         }
-        let names = match list_all(http, Bucket::V2Other, path, limit, false, |_| {}).await {
-            Ok((items, notes)) => {
+        let names = match reply {
+            Ok((names, notes)) => {
                 warnings.extend(notes);
-                normalize_v2::names(&items)
+                names
             }
             // A plan without the feature (412), or a credential without the scope: ids only.
             Err(
@@ -201,8 +206,89 @@ async fn lookups(
     Ok(lookups)
 }
 
+/// Fetches the org units, workplaces, legal entities and cost centers the employments refer to
+/// (one person: no pipelining needed).
+async fn lookups(
+    http: &Http,
+    employments: &[&Value],
+    warnings: &mut Vec<String>,
+) -> Result<Lookups, PersonioError> {
+    let refs: BTreeSet<(String, String)> = employments
+        .iter()
+        .flat_map(|e| normalize_v2::unit_refs(e))
+        .collect();
+    let mut units = Vec::new();
+    for r in refs {
+        units.push(fetch_unit(http, r).await?);
+    }
+    let mut lists = Vec::new();
+    for (key, path) in LISTS {
+        let wanted = employments.iter().any(|e| {
+            e.get(key).is_some_and(|v| !v.is_null())
+                || (key == "legal_entity" && e.get("sub_company").is_some_and(|v| !v.is_null()))
+        });
+        if wanted {
+            lists.push((key, path, fetch_list(http, path).await));
+        }
+    }
+    assemble(units, lists, employments, warnings)
+}
+
 /// Reads every person with their most recent employment.
+///
+/// Everything that does not wait on something else runs at once, each paced by its own bucket:
+/// the workplace/legal-entity/cost-center lists from the start, the employments as soon as the
+/// persons are known, and each org unit as soon as the first employment names it.
 pub(crate) async fn read_all(http: &Http, opts: &ReadOptions) -> Result<V2Read, PersonioError> {
+    let lists = futures::future::join_all(
+        LISTS.map(|(key, path)| async move { (key, path, fetch_list(http, path).await) }),
+    );
+    let people = read_people(http, opts);
+    let (lists, people) = futures::future::join(lists, people).await;
+    let People {
+        persons,
+        valid,
+        mut skipped,
+        mut warnings,
+        employments,
+        units,
+    } = people?;
+    let refs: Vec<&Value> = employments.values().flatten().collect();
+    let lookups = assemble(units, lists, &refs, &mut warnings)?;
+    let mut employees = Vec::with_capacity(valid.len());
+    for (id, index) in &valid {
+        let Some(person) = persons.get(*index) else {
+            continue;
+        };
+        let employment = employments.get(id).and_then(Option::as_ref);
+        match normalize_v2::employee(person, employment, &lookups) {
+            Ok(e) => employees.push(e),
+            Err(s) => {
+                tracing::warn!(account = %http.account, id = ?s.id, reason = %s.reason, "Skipped a malformed person.");
+                skipped.insert(s.id.clone().unwrap_or_default(), s);
+            }
+        }
+    }
+    Ok(V2Read {
+        employees,
+        skipped: skipped.into_values().collect(),
+        complete: true,
+        warnings,
+    })
+}
+
+/// Persons, their employments and the org units those name.
+struct People {
+    persons: Vec<Value>,
+    /// (id, index into `persons`) of every person with a valid, first-seen id.
+    valid: Vec<(String, usize)>,
+    skipped: BTreeMap<String, SkippedRecord>,
+    warnings: Vec<String>,
+    employments: HashMap<String, Option<Value>>,
+    units: Vec<UnitReply>,
+}
+
+async fn read_people(http: &Http, opts: &ReadOptions) -> Result<People, PersonioError> {
     let (persons, mut warnings) = list_all(
         http,
         Bucket::V2Persons,
@@ -214,14 +300,14 @@ pub(crate) async fn read_all(http: &Http, opts: &ReadOptions) -> Result<V2Read, 
     .await?;
     // De-duplicate by id; keep the first occurrence.
     let mut skipped: BTreeMap<String, SkippedRecord> = BTreeMap::new();
-    let mut valid: Vec<(String, &Value)> = Vec::new();
+    let mut valid: Vec<(String, usize)> = Vec::new();
     let mut seen = BTreeSet::new();
     let mut duplicates = 0usize;
-    for person in &persons {
+    for (index, person) in persons.iter().enumerate() {
         match person.get("id").map(convert::person_id) {
             Some(Ok(id)) => {
                 if seen.insert(id.clone()) {
-                    valid.push((id, person));
+                    valid.push((id, index));
                 } else {
                     duplicates += 1;
                 }
@@ -248,38 +334,48 @@ pub(crate) async fn read_all(http: &Http, opts: &ReadOptions) -> Result<V2Read, 
     let total = valid.len();
     let mut done = 0usize;
     let mut employments: HashMap<String, Option<Value>> = HashMap::with_capacity(total);
-    let mut stream = futures::stream::iter(
-        valid
-            .iter()
-            .map(|(id, _)| async move { (id.clone(), employment(http, id).await) }),
-    )
-    .buffer_unordered(http.limits.v2_concurrency);
-    while let Some((id, result)) = stream.next().await {
-        employments.insert(id, result?);
-        done += 1;
-        if done.is_multiple_of(50) || done == total {
-            report(opts, done, Some(total));
-        }
-    }
-    drop(stream);
-    let refs: Vec<&Value> = employments.values().flatten().collect();
-    let lookups = lookups(http, &refs, &mut warnings).await?;
-    let mut employees = Vec::with_capacity(total);
-    for (id, person) in &valid {
-        let employment = employments.get(id).and_then(Option::as_ref);
-        match normalize_v2::employee(person, employment, &lookups) {
-            Ok(e) => employees.push(e),
-            Err(s) => {
-                tracing::warn!(account = %http.account, id = ?s.id, reason = %s.reason, "Skipped a malformed person.");
-                skipped.insert(s.id.clone().unwrap_or_default(), s);
+    let mut requested: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut unit_requests = futures::stream::FuturesUnordered::new();
+    let mut units = Vec::new();
+    {
+        let mut stream = futures::stream::iter(
+            valid
+                .iter()
+                .map(|(id, _)| async move { (id.clone(), employment(http, id).await) }),
+        )
+        .buffer_unordered(http.limits.v2_concurrency);
+        loop {
+            tokio::select! {
+                next = stream.next() => {
+                    let Some((id, result)) = next else { break };
+                    let employment = result?;
+                    if let Some(e) = &employment {
+                        for unit in normalize_v2::unit_refs(e) {
+                            if requested.insert(unit.clone()) {
+                                unit_requests.push(fetch_unit(http, unit));
+                            }
+                        }
+                    }
+                    employments.insert(id, employment);
+                    done += 1;
+                    if done.is_multiple_of(50) || done == total {
+                        report(opts, done, Some(total));
+                    }
+                }
+                Some(unit) = unit_requests.next(), if !unit_requests.is_empty() => units.push(unit?),
             }
         }
     }
-    Ok(V2Read {
-        employees,
-        skipped: skipped.into_values().collect(),
-        complete: true,
+    while let Some(unit) = unit_requests.next().await {
+        units.push(unit?);
+    }
+    Ok(People {
+        persons,
+        valid,
+        skipped,
         warnings,
+        employments,
+        units,
     })
 }
 
