@@ -8,7 +8,7 @@ use crate::run::{Step, StepHook, fire};
 use crate::setup::TargetSetup;
 use futures::{StreamExt, TryStreamExt};
 use psync_model::{AppliedAccount, EmployeeId, Operation, Outcome, Plan};
-use psync_store::{AnyStore, RunId, StateStore};
+use psync_store::{AnyStore, Confirmation, RunId, StateStore};
 use psync_targets::{ErrorKind, RunInfo, RunReport, Target, TargetError};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -206,18 +206,34 @@ pub(crate) async fn execute(
     enum Step1 {
         Confirmed(i64, Operation, Outcome),
         Failed(Failure, bool),
-        NotAttempted(Operation),
+        NotAttempted(Operation, Option<i64>),
     }
 
-    let results = futures::stream::iter(plan.operations.iter())
-        .map(|op| {
+    // A batch target's writes become durable together at `finish`: journal all intents in one
+    // transaction up front (and confirm them in one after `finish`).
+    let journal_ids: Option<Vec<i64>> = if batched {
+        Some(
+            store
+                .journal_intents(run, &setup.name, &plan.operations, clock.now())
+                .await?,
+        )
+    } else {
+        None
+    };
+    let journal_ids = &journal_ids;
+    let results = futures::stream::iter(plan.operations.iter().enumerate())
+        .map(|(index, op)| {
             let stop = &stop;
             let done = &done;
             async move {
                 if stop.load(Ordering::SeqCst) {
-                    return Ok(Step1::NotAttempted(op.clone()));
+                    let journal = journal_ids.as_ref().and_then(|ids| ids.get(index).copied());
+                    return Ok(Step1::NotAttempted(op.clone(), journal));
                 }
-                let journal = store.journal_intent(run, &setup.name, op, clock.now()).await?;
+                let journal = match journal_ids.as_ref().and_then(|ids| ids.get(index)) {
+                    Some(id) => *id,
+                    None => store.journal_intent(run, &setup.name, op, clock.now()).await?,
+                };
                 fire(hook, &Step::BeforeApply { target: setup.name.clone(), person: op.person().clone() })?;
                 let result = apply_with_retries(target, op, setup.attempts).await;
                 let step = match result {
@@ -289,7 +305,18 @@ pub(crate) async fn execute(
                 }
                 report.failures.push(failure);
             }
-            Step1::NotAttempted(op) => {
+            Step1::NotAttempted(op, journal) => {
+                if let Some(journal) = journal {
+                    store
+                        .fail(
+                            journal,
+                            "not_attempted",
+                            "the target stopped before this operation",
+                            false,
+                            clock.now(),
+                        )
+                        .await?;
+                }
                 report
                     .outcomes
                     .insert(op.person().clone(), "not attempted (target stopped)".into());
@@ -329,18 +356,19 @@ pub(crate) async fn execute(
                     target: setup.name.clone(),
                 },
             )?;
-            for (journal, op, outcome) in staged {
-                let state = next_state(applied, &op, &outcome, today);
-                store
-                    .confirm(
-                        journal,
-                        &setup.name,
-                        op.person(),
-                        &outcome,
-                        state.as_ref(),
-                        clock.now(),
-                    )
-                    .await?;
+            let confirmations: Vec<Confirmation> = staged
+                .iter()
+                .map(|(journal, op, outcome)| Confirmation {
+                    journal_id: *journal,
+                    person: op.person().clone(),
+                    outcome: outcome.clone(),
+                    new_state: next_state(applied, op, outcome, today),
+                })
+                .collect();
+            store
+                .confirm_many(&setup.name, &confirmations, clock.now())
+                .await?;
+            for (_, op, outcome) in staged {
                 report.bump(outcome_key(&op, &outcome));
                 fire(
                     hook,

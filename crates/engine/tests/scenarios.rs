@@ -602,35 +602,54 @@ async fn an_attribute_emptied_for_everyone_is_held() {
 async fn two_syncs_of_one_target_never_run_at_once() {
     let world = World::new(200).await;
     let url = world.store_url.clone();
-    // The first run pauses inside its apply phase, holding the target.
-    let paused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = paused.clone();
+    // The first run pauses inside its apply phase, holding the target. It runs on a thread and
+    // runtime of its own, so its pause blocks nothing else.
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let entered_tx = std::sync::Mutex::new(Some(entered_tx));
+    let release_rx = std::sync::Mutex::new(release_rx);
     let hook: psync_engine::StepHook = std::sync::Arc::new(move |step: &psync_engine::Step| {
         if matches!(step, psync_engine::Step::BeforeApply { .. })
-            && !flag.swap(true, std::sync::atomic::Ordering::SeqCst)
+            && let Some(tx) = entered_tx.lock().unwrap().take()
         {
-            std::thread::sleep(std::time::Duration::from_millis(1500));
+            tx.send(()).unwrap();
+            release_rx.lock().unwrap().recv().unwrap();
         }
         false
     });
     let one = world.engine().await.locked(&url).with_hook(hook);
+    let first = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let options = SyncOptions {
+            trigger: "test".into(),
+            ..SyncOptions::default()
+        };
+        runtime.block_on(one.sync(&options, None)).unwrap().targets[0]
+            .status
+            .clone()
+    });
+    tokio::task::spawn_blocking(move || entered_rx.recv().unwrap())
+        .await
+        .unwrap();
     let two = world.engine().await.locked(&url);
     let options = SyncOptions {
         trigger: "test".into(),
         ..SyncOptions::default()
     };
-    let (a, b) = tokio::join!(one.sync(&options, None), async {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        two.sync(&options, None).await
-    });
-    let statuses = [
-        a.unwrap().targets[0].status.clone(),
-        b.unwrap().targets[0].status.clone(),
-    ];
-    assert_eq!(statuses[0], TargetStatus::Applied, "{statuses:?}");
+    let second = two.sync(&options, None).await.unwrap().targets[0]
+        .status
+        .clone();
+    release_tx.send(()).unwrap();
+    let first = tokio::task::spawn_blocking(move || first.join().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(first, TargetStatus::Applied);
     assert!(
-        matches!(&statuses[1], TargetStatus::Failed(m) if m.contains("being synced by another run")),
-        "{statuses:?}"
+        matches!(&second, TargetStatus::Failed(m) if m.contains("being synced by another run")),
+        "{second:?}"
     );
     let again = world.sync().await;
     assert_eq!(again.targets[0].status, TargetStatus::UpToDate);

@@ -150,6 +150,19 @@ pub struct SnapshotStats {
 /// The state store port. Every method is one transaction.
 ///
 /// The futures are `Send`, so an engine generic over the store can run on `tokio::spawn`.
+/// One confirmed operation, for [`StateStore::confirm_many`].
+#[derive(Debug, Clone)]
+pub struct Confirmation {
+    /// The journal entry of the operation's intent.
+    pub journal_id: i64,
+    /// The person.
+    pub person: EmployeeId,
+    /// What the target reported.
+    pub outcome: Outcome,
+    /// The account's state now (`None` = the account is gone).
+    pub new_state: Option<AppliedAccount>,
+}
+
 pub trait StateStore: Send + Sync {
     /// Records the start of a run (status [`RunStatus::Running`]).
     fn start_run(
@@ -211,6 +224,24 @@ pub trait StateStore: Send + Sync {
         op: &Operation,
         at: Timestamp,
     ) -> impl Future<Output = Result<i64>> + Send;
+
+    /// Journals several operations in one transaction (for batch targets); ids in input order.
+    fn journal_intents(
+        &self,
+        run: RunId,
+        target: &str,
+        ops: &[Operation],
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Vec<i64>>> + Send;
+
+    /// Confirms several operations in one transaction: each as [`StateStore::confirm`] does,
+    /// all or none (for batch targets, whose writes become durable together).
+    fn confirm_many(
+        &self,
+        target: &str,
+        items: &[Confirmation],
+        at: Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// The target confirmed the operation: in ONE transaction, the journal outcome, the applied
     /// state (`None` = the account is gone) and a provisioning log entry.
@@ -401,6 +432,25 @@ impl StateStore for AnyStore {
         at: Timestamp,
     ) -> Result<()> {
         dispatch!(self.confirm(journal_id, target, person, outcome, new_state, at))
+    }
+
+    async fn journal_intents(
+        &self,
+        run: RunId,
+        target: &str,
+        ops: &[Operation],
+        at: Timestamp,
+    ) -> Result<Vec<i64>> {
+        dispatch!(self.journal_intents(run, target, ops, at))
+    }
+
+    async fn confirm_many(
+        &self,
+        target: &str,
+        items: &[Confirmation],
+        at: Timestamp,
+    ) -> Result<()> {
+        dispatch!(self.confirm_many(target, items, at))
     }
 
     async fn fail(

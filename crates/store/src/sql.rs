@@ -10,7 +10,8 @@ use super::{BEGIN_WRITE, Db, LOCK_MIGRATIONS, LOCK_SOURCE, MIGRATIONS, Store};
 use crate::codec::{from_json, hash_hex, time_from_db, time_to_db, to_i64, to_json};
 use crate::error::{Result, StoreError, db};
 use crate::{
-    LogEntry, MAX_HISTORY_VERSIONS, RunId, RunRecord, RunStatus, SnapshotStats, StateStore,
+    Confirmation, LogEntry, MAX_HISTORY_VERSIONS, RunId, RunRecord, RunStatus, SnapshotStats,
+    StateStore,
 };
 use jiff::Timestamp;
 use psync_model::{AppliedAccount, Employee, EmployeeId, MatchBy, Operation, Outcome, Plan};
@@ -204,6 +205,98 @@ fn outcome_detail(outcome: &Outcome) -> Option<String> {
         }
         Outcome::Applied | Outcome::Unchanged => None,
     }
+}
+
+/// Confirms one operation inside `tx`: journal outcome, applied state, log entry.
+async fn confirm_in(
+    tx: &mut Transaction<'static, Db>,
+    journal_id: i64,
+    target: &str,
+    person: &EmployeeId,
+    outcome: &Outcome,
+    new_state: Option<&AppliedAccount>,
+    at: Timestamp,
+) -> Result<()> {
+    let at_ns = time_to_db(at)?;
+    let outcome_json = to_json(outcome, || format!("outcome of journal entry {journal_id}"))?;
+    let state_json = match new_state {
+        Some(state) if state.record.person != *person => {
+            return Err(StoreError::Unstorable {
+                what: format!("the account state of journal entry {journal_id}"),
+                detail: format!(
+                    "it is the record of person {}, not of person {person}",
+                    state.record.person
+                ),
+            });
+        }
+        Some(state) => Some(to_json(state, || format!("account of person {person}"))?),
+        None => None,
+    };
+
+    // The write comes first: SQLite takes the write lock without a read snapshot to upgrade.
+    let resolved = sqlx::query_as::<Db, (i64, String)>(
+        "UPDATE journal SET outcome = $1, resolved_at_ns = $2
+         WHERE id = $3 AND target = $4 AND person = $5 AND resolved_at_ns IS NULL
+         RETURNING run_id, kind",
+    )
+    .bind(&outcome_json)
+    .bind(at_ns)
+    .bind(journal_id)
+    .bind(target)
+    .bind(person.as_str())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db("recording an outcome in the journal"))?;
+    let Some((run, action)) = resolved else {
+        let for_whom = format!(" for target `{target}` and person {person}");
+        return Err(unresolvable(tx, journal_id, for_whom).await);
+    };
+
+    match (new_state, state_json) {
+        (Some(state), Some(json)) => {
+            sqlx::query::<Db>(
+                "INSERT INTO applied_accounts (target, person, remote_id, data, run_id, updated_at_ns)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (target, person) DO UPDATE SET
+                     remote_id = excluded.remote_id, data = excluded.data,
+                     run_id = excluded.run_id, updated_at_ns = excluded.updated_at_ns",
+            )
+            .bind(target)
+            .bind(person.as_str())
+            .bind(state.remote_id.as_deref())
+            .bind(json)
+            .bind(run)
+            .bind(at_ns)
+            .execute(&mut **tx)
+            .await
+            .map_err(db("saving the applied account"))?;
+        }
+        _ => {
+            sqlx::query::<Db>("DELETE FROM applied_accounts WHERE target = $1 AND person = $2")
+                .bind(target)
+                .bind(person.as_str())
+                .execute(&mut **tx)
+                .await
+                .map_err(db("removing the applied account"))?;
+        }
+    }
+
+    let result = match outcome {
+        Outcome::Unchanged => "unchanged",
+        _ => "ok",
+    };
+    let detail = outcome_detail(outcome);
+    write_log(
+        tx,
+        at_ns,
+        run,
+        target,
+        person.as_str(),
+        &action,
+        result,
+        detail.as_deref(),
+    )
+    .await
 }
 
 impl StateStore for Store {
@@ -519,94 +612,81 @@ impl StateStore for Store {
         new_state: Option<&AppliedAccount>,
         at: Timestamp,
     ) -> Result<()> {
-        let at_ns = time_to_db(at)?;
-        let outcome_json = to_json(outcome, || format!("outcome of journal entry {journal_id}"))?;
-        let state_json = match new_state {
-            Some(state) if state.record.person != *person => {
-                return Err(StoreError::Unstorable {
-                    what: format!("the account state of journal entry {journal_id}"),
-                    detail: format!(
-                        "it is the record of person {}, not of person {person}",
-                        state.record.person
-                    ),
-                });
-            }
-            Some(state) => Some(to_json(state, || format!("account of person {person}"))?),
-            None => None,
-        };
-
         let mut tx = self
             .pool
             .begin_with(BEGIN_WRITE)
             .await
             .map_err(db("starting to confirm an operation"))?;
-        // The write comes first: SQLite takes the write lock without a read snapshot to upgrade.
-        let resolved = sqlx::query_as::<Db, (i64, String)>(
-            "UPDATE journal SET outcome = $1, resolved_at_ns = $2
-             WHERE id = $3 AND target = $4 AND person = $5 AND resolved_at_ns IS NULL
-             RETURNING run_id, kind",
-        )
-        .bind(&outcome_json)
-        .bind(at_ns)
-        .bind(journal_id)
-        .bind(target)
-        .bind(person.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db("recording an outcome in the journal"))?;
-        let Some((run, action)) = resolved else {
-            let for_whom = format!(" for target `{target}` and person {person}");
-            return Err(unresolvable(&mut tx, journal_id, for_whom).await);
-        };
-
-        match (new_state, state_json) {
-            (Some(state), Some(json)) => {
-                sqlx::query::<Db>(
-                    "INSERT INTO applied_accounts (target, person, remote_id, data, run_id, updated_at_ns)
-                     VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (target, person) DO UPDATE SET
-                         remote_id = excluded.remote_id, data = excluded.data,
-                         run_id = excluded.run_id, updated_at_ns = excluded.updated_at_ns",
-                )
-                .bind(target)
-                .bind(person.as_str())
-                .bind(state.remote_id.as_deref())
-                .bind(json)
-                .bind(run)
-                .bind(at_ns)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("saving the applied account"))?;
-            }
-            _ => {
-                sqlx::query::<Db>("DELETE FROM applied_accounts WHERE target = $1 AND person = $2")
-                    .bind(target)
-                    .bind(person.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("removing the applied account"))?;
-            }
-        }
-
-        let result = match outcome {
-            Outcome::Unchanged => "unchanged",
-            _ => "ok",
-        };
-        let detail = outcome_detail(outcome);
-        write_log(
-            &mut tx,
-            at_ns,
-            run,
-            target,
-            person.as_str(),
-            &action,
-            result,
-            detail.as_deref(),
-        )
-        .await?;
+        confirm_in(&mut tx, journal_id, target, person, outcome, new_state, at).await?;
         tx.commit()
             .await
             .map_err(db("committing the confirmed operation"))
+    }
+
+    async fn journal_intents(
+        &self,
+        run: RunId,
+        target: &str,
+        ops: &[Operation],
+        at: Timestamp,
+    ) -> Result<Vec<i64>> {
+        let at_ns = time_to_db(at)?;
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_WRITE)
+            .await
+            .map_err(db("starting to journal operations"))?;
+        let mut ids = Vec::with_capacity(ops.len());
+        for op in ops {
+            let person = op.person().as_str();
+            let id = sqlx::query_scalar::<Db, i64>(
+                "INSERT INTO journal (run_id, target, person, kind, operation, intent_at_ns)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 RETURNING id",
+            )
+            .bind(run)
+            .bind(target)
+            .bind(person)
+            .bind(op.kind().as_str())
+            .bind(to_json(op, || format!("operation for person {person}"))?)
+            .bind(at_ns)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("journaling an operation"))?;
+            ids.push(id);
+        }
+        tx.commit()
+            .await
+            .map_err(db("committing the journaled operations"))?;
+        Ok(ids)
+    }
+
+    async fn confirm_many(
+        &self,
+        target: &str,
+        items: &[Confirmation],
+        at: Timestamp,
+    ) -> Result<()> {
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_WRITE)
+            .await
+            .map_err(db("starting to confirm operations"))?;
+        for item in items {
+            confirm_in(
+                &mut tx,
+                item.journal_id,
+                target,
+                &item.person,
+                &item.outcome,
+                item.new_state.as_ref(),
+                at,
+            )
+            .await?;
+        }
+        tx.commit()
+            .await
+            .map_err(db("committing the confirmed operations"))
     }
 
     async fn fail(

@@ -1034,3 +1034,53 @@ async fn open_tells_the_operator_what_to_do() {
         "{schema:?}"
     );
 }
+
+/// Batch journaling and confirming: all in one transaction, all or none.
+async fn batches(store: &impl StateStore) {
+    let run = store
+        .start_run("sync", "test", Some("acme"), Some("files"), at(1))
+        .await
+        .unwrap();
+    let ops: Vec<Operation> = (1..=5).map(create).collect();
+    let ids = store
+        .journal_intents(run, "files", &ops, at(2))
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 5);
+    assert_eq!(store.open_intents("files").await.unwrap().len(), 5);
+    let confirmation = |i: usize, n: u64| psync_store::Confirmation {
+        journal_id: ids[i],
+        person: id(n),
+        outcome: Outcome::Created {
+            remote_id: format!("r{n}"),
+        },
+        new_state: Some(account(n, &format!("r{n}"))),
+    };
+    // A batch with one bad entry (the wrong person for a journal id) writes nothing.
+    let bad = vec![confirmation(0, 1), confirmation(1, 9)];
+    assert!(store.confirm_many("files", &bad, at(3)).await.is_err());
+    assert!(
+        store.applied("files").await.unwrap().is_empty(),
+        "all or none"
+    );
+    assert_eq!(store.open_intents("files").await.unwrap().len(), 5);
+    let good: Vec<_> = (0..5).map(|i| confirmation(i, i as u64 + 1)).collect();
+    store.confirm_many("files", &good, at(4)).await.unwrap();
+    assert_eq!(store.applied("files").await.unwrap().len(), 5);
+    assert!(store.open_intents("files").await.unwrap().is_empty());
+    assert_eq!(store.person_log(&id(3), 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn batches_on_sqlite() {
+    let store = SqliteStore::open_in_memory().await.unwrap();
+    batches(&store).await;
+}
+
+#[tokio::test]
+async fn batches_on_postgres() {
+    with_postgres("batches_on_postgres", |store| async move {
+        batches(&store).await;
+    })
+    .await;
+}
