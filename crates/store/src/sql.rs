@@ -586,21 +586,15 @@ impl StateStore for Store {
         op: &Operation,
         at: Timestamp,
     ) -> Result<i64> {
-        let person = op.person().as_str();
-        sqlx::query_scalar::<Db, i64>(
-            "INSERT INTO journal (run_id, target, person, kind, operation, intent_at_ns)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             RETURNING id",
-        )
-        .bind(run)
-        .bind(target)
-        .bind(person)
-        .bind(op.kind().as_str())
-        .bind(to_json(op, || format!("operation for person {person}"))?)
-        .bind(time_to_db(at)?)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db("journaling an operation"))
+        let ids = self
+            .journal_intents(run, target, std::slice::from_ref(op), at)
+            .await?;
+        ids.into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Unstorable {
+                what: format!("the operation for person {}", op.person()),
+                detail: "the journal returned no id".into(),
+            })
     }
 
     async fn confirm(
