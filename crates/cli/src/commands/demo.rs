@@ -158,7 +158,11 @@ pub async fn run(args: Args) -> Result<(), Failure> {
     }
     if let Some(e) = inactive {
         sim.rehire(e.id.as_str(), Some(today)).context("rehire")?;
-        println!("   - rehired {} ({}), who had left", e.display_name(), e.id);
+        println!(
+            "   - rehired {} ({}), who had left before the first sync",
+            e.display_name(),
+            e.id
+        );
     }
     if let Some(id) = &renamed {
         sim.update(
