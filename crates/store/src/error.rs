@@ -80,6 +80,18 @@ pub enum StoreError {
         name: String,
     },
 
+    /// A read-only open found a database that still needs migrations (which would write).
+    #[error(
+        "the state database has schema version {found}, this release needs {known}; a read-only \
+         command cannot upgrade it: run `personio-sync sync` (or any command that writes) once"
+    )]
+    SchemaTooOld {
+        /// The highest version in the database.
+        found: i64,
+        /// The highest version this build knows.
+        known: i64,
+    },
+
     /// The database was migrated by a newer release.
     #[error(
         "the state database has schema version {found}, but this release of personio-sync \

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
+use std::path::Path;
 
 /// A run's id, assigned by the store.
 pub type RunId = i64;
@@ -306,6 +307,17 @@ pub enum AnyStore {
     Sqlite(SqliteStore),
     /// A PostgreSQL database.
     Postgres(PostgresStore),
+}
+
+/// Opens a store for reading only (`plan`): a SQLite file that does not exist yet stands in as
+/// an empty in-memory store, an existing one is opened read-only without migrations;
+/// PostgreSQL is opened as usual (its migrations write nothing when the schema is current).
+pub async fn open_read_only(url: &str) -> Result<AnyStore> {
+    match url.strip_prefix("sqlite://") {
+        Some(path) if !Path::new(path).exists() => open("sqlite::memory:").await,
+        Some(path) => Ok(AnyStore::Sqlite(SqliteStore::open_read_only(path).await?)),
+        None => open(url).await,
+    }
 }
 
 /// Opens the state database named by `url` and applies pending migrations.

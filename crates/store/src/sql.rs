@@ -21,6 +21,26 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 /// Rows per multi-row INSERT: 7 parameters each stays far below both backends' limits.
 const ROWS_PER_INSERT: usize = 1000;
 
+/// Checks, without writing, that the database has exactly the migrations this build knows.
+#[allow(
+    dead_code,
+    reason = "only the SQLite backend opens read-only; this file is compiled once per backend"
+)]
+pub(super) async fn check_schema(pool: &Pool<Db>) -> Result<()> {
+    let found: Option<i64> =
+        sqlx::query_scalar::<Db, Option<i64>>("SELECT MAX(version) FROM psync_migrations")
+            .fetch_one(pool)
+            .await
+            .map_err(db("reading the applied migrations"))?;
+    let found = found.unwrap_or(0);
+    let known = MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
+    match found.cmp(&known) {
+        std::cmp::Ordering::Less => Err(StoreError::SchemaTooOld { found, known }),
+        std::cmp::Ordering::Greater => Err(StoreError::SchemaTooNew { found, known }),
+        std::cmp::Ordering::Equal => Ok(()),
+    }
+}
+
 /// Applies the migrations this database lacks, all in one transaction.
 ///
 /// Each applied migration is recorded with a checksum of its text; a changed released migration

@@ -67,6 +67,28 @@ impl SqliteStore {
         Self::migrated(pool).await
     }
 
+    /// Opens an existing database file for reading only: nothing is created, migrated or
+    /// switched to another journal mode (for `plan`, which writes nothing anywhere). A write
+    /// through this store fails.
+    pub async fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .read_only(true)
+            .create_if_missing(false)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::OpenSqlite {
+                path: path.display().to_string(),
+                source,
+            })?;
+        sql::check_schema(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
     /// A private database in memory, gone when the store is dropped (tests, dry runs).
     ///
     /// One connection that never expires, so every call sees the same database.

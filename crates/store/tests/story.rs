@@ -1084,3 +1084,36 @@ async fn batches_on_postgres() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_read_only_open_writes_nothing() {
+    let path = sqlite_path();
+    let url = format!("sqlite://{}", path.display());
+    // Missing file: an empty stand-in; the file is not created.
+    let store = psync_store::open_read_only(&url).await.unwrap();
+    assert!(store.applied("files").await.unwrap().is_empty());
+    assert!(!path.exists(), "a read-only open creates no file");
+    // An existing store: readable, and a write fails.
+    let writer = open(&url).await.unwrap();
+    let run = writer
+        .start_run("sync", "test", None, Some("files"), at(1))
+        .await
+        .unwrap();
+    writer.close().await;
+    let before = std::fs::read(&path).unwrap();
+    let reader = psync_store::open_read_only(&url).await.unwrap();
+    assert_eq!(reader.run(run).await.unwrap().map(|r| r.id), Some(run));
+    assert!(
+        reader
+            .start_run("sync", "test", None, None, at(2))
+            .await
+            .is_err()
+    );
+    reader.close().await;
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file is unchanged"
+    );
+    remove_sqlite(&path);
+}

@@ -12,7 +12,7 @@ use psync_model::EmployeeId;
 use psync_personio::PersonioClient;
 use psync_store::{AnyStore, StateStore};
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Output format of `plan` and `sync`.
@@ -108,16 +108,19 @@ pub struct HistoryArgs {
 /// not exist yet is not created: an empty in-memory state stands in (for `plan`).
 pub async fn open_store(config: &Config, read_only: bool) -> Result<AnyStore, Failure> {
     let url = config.state_url();
-    if read_only
-        && let Some(path) = url.strip_prefix("sqlite://")
-        && !Path::new(path).exists()
-    {
-        return psync_store::open("sqlite::memory:")
-            .await
-            .map_err(|e| Failure::Failed(anyhow::Error::new(e)));
+    if read_only {
+        return psync_store::open_read_only(&url).await.map_err(|e| {
+            Failure::Failed(anyhow::Error::new(e).context(format!(
+                "cannot open the state store {}",
+                psync_store::redact_url(&url)
+            )))
+        });
     }
     psync_store::open(&url).await.map_err(|e| {
-        Failure::Failed(anyhow::Error::new(e).context(format!("cannot open the state store {url}")))
+        Failure::Failed(anyhow::Error::new(e).context(format!(
+            "cannot open the state store {}",
+            psync_store::redact_url(&url)
+        )))
     })
 }
 
