@@ -14,14 +14,37 @@ pub const OWN_FILTERS: &[&str] = &["ascii", "slug", "lookup", "date_format"];
 /// `"Łukasz Żółć"` → `"Lukasz Zolc"`, `"Jürgen Groß"` → `"Juergen Gross"`, `"王小明"` → `""`.
 pub fn ascii(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_ascii() {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        // Decomposed text (a base letter followed by a combining mark, as some systems send
+        // it) must give the same result as the composed form: "u" + U+0308 is "ü" → "ue".
+        if chars.peek() == Some(&'\u{308}')
+            && let Some(umlaut) = umlaut(c)
+        {
+            chars.next();
+            out.push_str(umlaut);
+        } else if ('\u{300}'..='\u{36f}').contains(&c) {
+            // Any other combining mark: the base letter stays, the mark goes.
+        } else if c.is_ascii() {
             out.push(c);
         } else if let Some(rep) = fold(c) {
             out.push_str(rep);
         }
     }
     out
+}
+
+/// The German transliteration of a vowel carrying a diaeresis.
+fn umlaut(c: char) -> Option<&'static str> {
+    match c {
+        'a' => Some("ae"),
+        'o' => Some("oe"),
+        'u' => Some("ue"),
+        'A' => Some("Ae"),
+        'O' => Some("Oe"),
+        'U' => Some("Ue"),
+        _ => None,
+    }
 }
 
 /// Lower-case ASCII words joined by `-`: `"R&D München"` → `"r-d-muenchen"`.
@@ -252,5 +275,14 @@ mod tests {
         let v = date_format(&JValue::from(""), "%d.%m.%Y").unwrap();
         assert_eq!(v.as_str(), Some(""));
         assert!(date_format(&JValue::from("soon"), "%d").is_err());
+    }
+
+    #[test]
+    fn decomposed_and_composed_text_give_the_same_ascii() {
+        assert_eq!(ascii("M\u{fc}ller"), "Mueller");
+        assert_eq!(ascii("Mu\u{308}ller"), "Mueller");
+        assert_eq!(ascii("Jose\u{301}"), "Jose");
+        assert_eq!(ascii("Jos\u{e9}"), "Jose");
+        assert_eq!(ascii("O\u{308}zt\u{fc}rk"), "Oeztuerk");
     }
 }
