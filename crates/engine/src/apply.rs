@@ -334,8 +334,7 @@ pub(crate) async fn execute(
     let run_report = RunReport {
         counts: {
             let mut counts = report.counts.clone();
-            for (journal, op, outcome) in &staged {
-                let _ = journal;
+            for (_, op, outcome) in &staged {
                 *counts
                     .entry(outcome_key(op, outcome).to_string())
                     .or_insert(0) += 1;

@@ -63,23 +63,30 @@ const KNOWN_SCOPES: &[&str] = &[
     "personio:cost-centers:read",
 ];
 
+/// The auth endpoints take form bodies only; anything else is an OAuth `invalid_request`.
+fn require_form(headers: &HeaderMap) -> Option<Response> {
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    (!ctype.starts_with("application/x-www-form-urlencoded")).then(|| {
+        oauth_error(
+            "invalid_request",
+            "The content type of the request must be application/x-www-form-urlencoded.",
+            serde_json::json!({}),
+        )
+    })
+}
+
 /// `POST /v2/auth/token` (form only, client credentials).
 pub(crate) async fn token(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let ctype = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if !ctype.starts_with("application/x-www-form-urlencoded") {
-        return oauth_error(
-            "invalid_request",
-            "The content type of the request must be application/x-www-form-urlencoded.",
-            serde_json::json!({}),
-        );
+    if let Some(refused) = require_form(&headers) {
+        return refused;
     }
     let mut grant = None;
     let mut id = None;
@@ -179,17 +186,8 @@ pub(crate) async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let ctype = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if !ctype.starts_with("application/x-www-form-urlencoded") {
-        return oauth_error(
-            "invalid_request",
-            "The content type of the request must be application/x-www-form-urlencoded.",
-            serde_json::json!({}),
-        );
+    if let Some(refused) = require_form(&headers) {
+        return refused;
     }
     let token = form_urlencoded::parse(&body)
         .find(|(k, _)| k == "token")
