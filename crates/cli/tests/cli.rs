@@ -293,3 +293,26 @@ fn demo_runs_end_to_end() {
     assert!(again.status.success());
     assert!(text(&again.stdout).contains("3. First sync: run 1: applied ("));
 }
+
+#[tokio::test]
+async fn check_probes_v1_and_v2_accounts_and_fails_on_bad_credentials() {
+    let sim = sim(5).await;
+    let dir = tempdir("check");
+    for (api, secret, code) in [
+        ("v1", "sim-secret", 0),
+        ("v2", "sim-secret", 0),
+        ("v2", "wrong", 1),
+    ] {
+        let config = write_config(&dir, &account(&sim.base_url(), api, secret));
+        let mut cmd = bin();
+        cmd.args(["check", "--config"]).arg(&config);
+        let out = run(cmd).await;
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{api}/{secret}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+}

@@ -2,7 +2,8 @@
 
 use crate::Failure;
 use crate::config;
-use psync_personio::PersonioClient;
+use psync_model::EmployeeId;
+use psync_personio::{ApiVersion, PersonioClient};
 use std::path::PathBuf;
 
 /// Options of `personio-sync check`.
@@ -19,13 +20,23 @@ pub async fn run(args: Args) -> Result<(), Failure> {
     for account in &config.personio {
         let client = PersonioClient::new(account.clone())
             .map_err(|e| Failure::Invalid(anyhow::Error::new(e)))?;
-        match client.available_attributes().await {
-            Ok(attributes) => {
+        // v1 lists the attributes the credential may read; v2 has no such endpoint, so a
+        // look-up of a person id that does not exist proves reachability and credentials.
+        let probe = match account.api {
+            ApiVersion::V1 => client
+                .available_attributes()
+                .await
+                .map(|a| format!("{} readable attributes", a.len())),
+            ApiVersion::V2 => client
+                .read_one(&EmployeeId::new("0"))
+                .await
+                .map(|_| "persons endpoint answers".to_string()),
+        };
+        match probe {
+            Ok(what) => {
                 println!(
-                    "ok    personio '{}' ({}): credentials accepted; {} readable attributes",
-                    account.name,
-                    account.base_url,
-                    attributes.len()
+                    "ok    personio '{}' ({}): credentials accepted; {what}",
+                    account.name, account.base_url
                 );
             }
             Err(e) => {
