@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 say() { printf '\n== %s\n' "$*"; }
 
 # --- what the tests need -----------------------------------------------------------------
-# (Later parts add: a Python venv with scim2-server, slapd/samba from apt, chromium +
-# playwright-core from npm. Each install step is idempotent and skipped when present.)
+# Each peer has its own idempotent install script under scripts/install/ (a Python venv with
+# scim2-server, slapd and Samba from apt, chromium from apt + playwright-core from npm); each
+# skips what is already present and prints where the tests will find it.
 if ! cargo nextest --version >/dev/null 2>&1; then
   say "installing cargo-nextest"
   cargo install --locked cargo-nextest
@@ -28,6 +29,13 @@ if command -v psql >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then
   psql -h 127.0.0.1 -U postgres -tAc "select 1 from pg_database where datname = 'test'" 2>/dev/null | grep -q 1 \
     || psql -h 127.0.0.1 -U postgres -c "create database test" >/dev/null 2>&1 || true
 fi
+
+for peer in scim ldap browser; do
+  if [ -f "scripts/install/$peer.sh" ]; then
+    say "test peer: $peer"
+    bash "scripts/install/$peer.sh"
+  fi
+done
 
 if [ ! -d ../shared/personio-openapi/v1 ]; then
   echo "note: ../shared/personio-openapi/v1 is absent: the official-spec example test will say SKIPPED"

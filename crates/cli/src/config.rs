@@ -1,10 +1,10 @@
 //! The configuration file: parsed, checked completely (every problem at once, with its
 //! location), secrets resolved, before any command does anything.
 
+use psync_connectors::{AnyTarget, TargetConfig};
 use psync_mapping::{Mapping, MappingConfig};
 use psync_personio::{AccountConfig, ApiVersion, Limits};
 use psync_planner::Policy;
-use psync_targets::{AnyTarget, TargetConfig};
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -164,7 +164,6 @@ enum Kind {
     Text,
     Integer,
     Boolean,
-    List,
     Table,
     OneOf(&'static [&'static str]),
 }
@@ -204,7 +203,6 @@ fn check_keys(
             (Kind::Text, toml::Value::String(_))
             | (Kind::Integer, toml::Value::Integer(_))
             | (Kind::Boolean, toml::Value::Boolean(_))
-            | (Kind::List, toml::Value::Array(_))
             | (Kind::Table, toml::Value::Table(_)) => None,
             (Kind::OneOf(allowed), toml::Value::String(s)) if allowed.contains(&s.as_str()) => None,
             (Kind::OneOf(allowed), toml::Value::String(s)) => Some(format!(
@@ -225,7 +223,6 @@ fn check_keys(
                 "expected true or false, found {}",
                 other.type_str()
             )),
-            (Kind::List, other) => Some(format!("expected a list, found {}", other.type_str())),
             (Kind::Table, other) => Some(format!("expected a table, found {}", other.type_str())),
         };
         if let Some(message) = problem {
@@ -741,15 +738,9 @@ const TARGET_KEYS: &[(&str, Kind)] = &[
     ("attempts", Kind::Integer),
     ("mapping", Kind::Table),
     ("policy", Kind::Table),
-    // file
-    ("path", Kind::Text),
-    ("formats", Kind::List),
-    ("archive", Kind::Boolean),
-    ("columns", Kind::List),
 ];
 
-/// Keys that belong to one connector type, and the types that are built in this version.
-const FILE_KEYS: &[&str] = &["path", "formats", "archive", "columns"];
+/// Keys every `[[target]]` has; the rest belong to its connector type (`psync_connectors::KINDS`).
 const COMMON_KEYS: &[&str] = &[
     "name",
     "type",
@@ -808,7 +799,12 @@ fn parse_targets(
         } else if let Some(name) = t.get("name").and_then(toml::Value::as_str) {
             names.insert(name.to_string(), i);
         }
-        if !check_keys(&t, &prefix, TARGET_KEYS, at, problems) {
+        let common: toml::Table = t
+            .iter()
+            .filter(|(k, _)| COMMON_KEYS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !check_keys(&common, &prefix, TARGET_KEYS, at, problems) {
             continue;
         }
         let text = |key: &str| t.get(key).and_then(toml::Value::as_str).map(str::to_string);
@@ -845,19 +841,21 @@ fn parse_targets(
             });
             ok = false;
         }
-        let own_keys: &[&str] = match kind.as_str() {
-            "file" => FILE_KEYS,
-            other => {
-                let path = format!("{prefix}.type");
-                problems.push(Problem {
-                    line: at(&path),
-                    path,
-                    message: format!(
-                        "type '{other}' is not available in this version yet; use \"file\""
-                    ),
-                });
-                continue;
-            }
+        let Some(own_keys) = psync_connectors::keys_of(&kind) else {
+            let path = format!("{prefix}.type");
+            problems.push(Problem {
+                line: at(&path),
+                path,
+                message: format!(
+                    "type '{kind}' is unknown; use one of: {}",
+                    psync_connectors::KINDS
+                        .iter()
+                        .map(|(k, _)| format!("\"{k}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+            continue;
         };
         for key in t.keys() {
             if !COMMON_KEYS.contains(&key.as_str()) && !own_keys.contains(&key.as_str()) {

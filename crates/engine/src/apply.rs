@@ -11,7 +11,7 @@ use psync_model::{AppliedAccount, EmployeeId, Operation, Outcome, Plan};
 use psync_store::{AnyStore, Confirmation, RunId, StateStore};
 use psync_targets::{ErrorKind, RunInfo, RunReport, Target, TargetError};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -139,7 +139,7 @@ fn describe(outcome: &Outcome) -> String {
 
 /// Applies one operation with retries for transient failures.
 async fn apply_with_retries(
-    target: &psync_targets::AnyTarget,
+    target: &psync_connectors::AnyTarget,
     op: &Operation,
     attempts: u32,
 ) -> Result<Outcome, TargetError> {
@@ -157,6 +157,50 @@ async fn apply_with_retries(
             other => return other,
         }
     }
+}
+
+/// Splits operations into waves (indices in plan order) so that every operation whose manager
+/// is created by the same plan comes in a later wave than that create. Chains of new managers
+/// give more waves; a cycle (A manages B manages A) is cut where it closes.
+pub(crate) fn manager_waves(ops: &[Operation]) -> Vec<Vec<usize>> {
+    let creates: HashMap<&EmployeeId, usize> = ops
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| matches!(op, Operation::Create { .. }))
+        .map(|(i, op)| (op.person(), i))
+        .collect();
+    let manager_create = |i: usize| -> Option<usize> {
+        let manager = ops[i].record().manager.as_ref()?;
+        creates.get(manager).copied().filter(|&j| j != i)
+    };
+    let mut depth: Vec<Option<usize>> = vec![None; ops.len()];
+    for start in 0..ops.len() {
+        if depth[start].is_some() {
+            continue;
+        }
+        // Walk up the chain of managers created in this plan until a known depth or the top.
+        let mut chain = vec![start];
+        let mut base = 0;
+        while let Some(&last) = chain.last() {
+            match manager_create(last) {
+                Some(j) if depth[j].is_some() => {
+                    base = depth[j].map_or(0, |d| d + 1);
+                    break;
+                }
+                Some(j) if !chain.contains(&j) => chain.push(j),
+                _ => break,
+            }
+        }
+        for (k, &i) in chain.iter().rev().enumerate() {
+            depth[i] = Some(base + k);
+        }
+    }
+    let levels = depth.iter().flatten().max().map_or(0, |d| d + 1);
+    let mut waves = vec![Vec::new(); levels];
+    for (i, d) in depth.into_iter().enumerate() {
+        waves[d.unwrap_or(0)].push(i);
+    }
+    waves
 }
 
 /// Executes `plan` against the target of `setup`.
@@ -221,65 +265,105 @@ pub(crate) async fn execute(
         None
     };
     let journal_ids = &journal_ids;
-    let results = futures::stream::iter(plan.operations.iter().enumerate())
-        .map(|(index, op)| {
-            let stop = &stop;
-            let done = &done;
-            async move {
-                if stop.load(Ordering::SeqCst) {
-                    let journal = journal_ids.as_ref().and_then(|ids| ids.get(index).copied());
-                    return Ok(Step1::NotAttempted(op.clone(), journal));
-                }
-                let journal = match journal_ids.as_ref().and_then(|ids| ids.get(index)) {
-                    Some(id) => *id,
-                    None => store.journal_intent(run, &setup.name, op, clock.now()).await?,
-                };
-                fire(hook, &Step::BeforeApply { target: setup.name.clone(), person: op.person().clone() })?;
-                let result = apply_with_retries(target, op, setup.attempts).await;
-                let step = match result {
-                    Ok(outcome) => {
-                        fire(hook, &Step::AfterApply { target: setup.name.clone(), person: op.person().clone() })?;
-                        if !batched {
-                            let state = next_state(applied, op, &outcome, today);
-                            store
-                                .confirm(journal, &setup.name, op.person(), &outcome, state.as_ref(), clock.now())
-                                .await?;
-                            fire(hook, &Step::AfterConfirm { target: setup.name.clone(), person: op.person().clone() })?;
-                        }
-                        Step1::Confirmed(journal, op.clone(), outcome)
-                    }
-                    Err(e) => {
-                        let fatal = e.kind == ErrorKind::Fatal;
-                        if fatal {
-                            stop.store(true, Ordering::SeqCst);
-                        }
-                        let parked = !fatal;
-                        store.fail(journal, e.kind.as_str(), &e.message, parked, clock.now()).await?;
-                        tracing::warn!(target = %setup.name, person = %op.person(), kind = e.kind.as_str(), error = %e.message, "Operation failed.");
-                        Step1::Failed(
-                            Failure {
-                                person: op.person().clone(),
-                                action: op.kind().to_string(),
-                                kind: e.kind.as_str().to_string(),
-                                message: e.message.clone(),
-                                parked,
-                            },
-                            fatal,
-                        )
-                    }
-                };
-                let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-                if let Some(progress) = progress {
-                    progress(n, total);
-                }
-                Ok::<_, EngineError>(step)
+    let ops = &plan.operations;
+    let attempt = |index: usize| {
+        let op = &ops[index];
+        let stop = &stop;
+        let done = &done;
+        async move {
+            if stop.load(Ordering::SeqCst) {
+                let journal = journal_ids.as_ref().and_then(|ids| ids.get(index).copied());
+                return Ok(Step1::NotAttempted(op.clone(), journal));
             }
-        })
-        .buffer_unordered(setup.concurrency.max(1))
-        // Stops at the first engine error (store failure, injected crash): in-flight
-        // operations are dropped, exactly as a crash would drop them.
-        .try_collect::<Vec<_>>()
-        .await?;
+            let journal = match journal_ids.as_ref().and_then(|ids| ids.get(index)) {
+                Some(id) => *id,
+                None => {
+                    store
+                        .journal_intent(run, &setup.name, op, clock.now())
+                        .await?
+                }
+            };
+            fire(
+                hook,
+                &Step::BeforeApply {
+                    target: setup.name.clone(),
+                    person: op.person().clone(),
+                },
+            )?;
+            let result = apply_with_retries(target, op, setup.attempts).await;
+            let step = match result {
+                Ok(outcome) => {
+                    fire(
+                        hook,
+                        &Step::AfterApply {
+                            target: setup.name.clone(),
+                            person: op.person().clone(),
+                        },
+                    )?;
+                    if !batched {
+                        let state = next_state(applied, op, &outcome, today);
+                        store
+                            .confirm(
+                                journal,
+                                &setup.name,
+                                op.person(),
+                                &outcome,
+                                state.as_ref(),
+                                clock.now(),
+                            )
+                            .await?;
+                        fire(
+                            hook,
+                            &Step::AfterConfirm {
+                                target: setup.name.clone(),
+                                person: op.person().clone(),
+                            },
+                        )?;
+                    }
+                    Step1::Confirmed(journal, op.clone(), outcome)
+                }
+                Err(e) => {
+                    let fatal = e.kind == ErrorKind::Fatal;
+                    if fatal {
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                    let parked = !fatal;
+                    store
+                        .fail(journal, e.kind.as_str(), &e.message, parked, clock.now())
+                        .await?;
+                    tracing::warn!(target = %setup.name, person = %op.person(), kind = e.kind.as_str(), error = %e.message, "Operation failed.");
+                    Step1::Failed(
+                        Failure {
+                            person: op.person().clone(),
+                            action: op.kind().to_string(),
+                            kind: e.kind.as_str().to_string(),
+                            message: e.message.clone(),
+                            parked,
+                        },
+                        fatal,
+                    )
+                }
+            };
+            let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+            if let Some(progress) = progress {
+                progress(n, total);
+            }
+            Ok::<_, EngineError>(step)
+        }
+    };
+    // Managers first: a person whose manager is created in this plan waits for that create, so
+    // targets that reference managers by their own id (SCIM, LDAP) can resolve it.
+    let mut results = Vec::with_capacity(total);
+    for wave in manager_waves(&plan.operations) {
+        let part = futures::stream::iter(wave)
+            .map(attempt)
+            .buffer_unordered(setup.concurrency.max(1))
+            // Stops at the first engine error (store failure, injected crash): in-flight
+            // operations are dropped, exactly as a crash would drop them.
+            .try_collect::<Vec<_>>()
+            .await?;
+        results.extend(part);
+    }
 
     let mut staged = Vec::new();
     for result in results {
@@ -402,4 +486,62 @@ pub(crate) async fn execute(
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::manager_waves;
+    use psync_model::{EmployeeId, FieldChange, MatchBy, Operation, TargetRecord};
+
+    fn create(id: &str, manager: Option<&str>) -> Operation {
+        let mut record = TargetRecord::new(EmployeeId::new(id));
+        record.manager = manager.map(EmployeeId::new);
+        Operation::Create {
+            record,
+            match_by: MatchBy::None,
+        }
+    }
+
+    fn update(id: &str, manager: &str) -> Operation {
+        let mut record = TargetRecord::new(EmployeeId::new(id));
+        record.manager = Some(EmployeeId::new(manager));
+        Operation::Update {
+            remote_id: None,
+            changes: Vec::<FieldChange>::new(),
+            groups_added: Vec::new(),
+            groups_removed: Vec::new(),
+            record,
+        }
+    }
+
+    #[test]
+    fn managers_created_in_the_plan_come_first() {
+        // 3 reports to 2, 2 to 1 (all new); 4 (update) moves under new 3; 5 has an existing manager.
+        let ops = vec![
+            create("3", Some("2")),
+            update("4", "3"),
+            create("1", None),
+            create("5", Some("99")),
+            create("2", Some("1")),
+        ];
+        assert_eq!(
+            manager_waves(&ops),
+            vec![vec![2, 3], vec![4], vec![0], vec![1]]
+        );
+    }
+
+    #[test]
+    fn a_cycle_of_new_managers_is_cut_and_nothing_is_lost() {
+        let ops = vec![
+            create("1", Some("2")),
+            create("2", Some("1")),
+            create("3", Some("3")),
+        ];
+        let waves = manager_waves(&ops);
+        let mut all: Vec<usize> = waves.iter().flatten().copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, vec![0, 1, 2]);
+        assert_eq!(waves.len(), 2);
+        assert!(manager_waves(&[]).is_empty());
+    }
 }

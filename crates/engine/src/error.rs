@@ -20,6 +20,14 @@ pub enum EngineError {
         /// What was seen and what to do.
         message: String,
     },
+    /// A target could not be asked what it holds before planning (its groups); nothing was written.
+    #[error("target '{target}': {error}")]
+    Target {
+        /// The target's name.
+        target: String,
+        /// What the target answered.
+        error: psync_targets::TargetError,
+    },
     /// The named target or source does not exist in the configuration.
     #[error("{0}")]
     Unknown(String),

@@ -10,6 +10,7 @@ use psync_model::{AppliedAccount, Employee, EmployeeId, OpKind, Plan, PlanNote};
 use psync_personio::ReadOptions;
 use psync_planner::{Lifecycle, Person, PlanInput, ReadScope};
 use psync_store::{AnyStore, RunId, RunStatus, StateStore};
+use psync_targets::Target;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -593,6 +594,25 @@ impl Engine {
             BTreeSet::new()
         };
         let mut mapped = setup.mapping.map_all(&read.employees);
+        if setup.mapping.fits_existing_groups()
+            && let Some(existing) =
+                setup
+                    .target
+                    .existing_groups()
+                    .await
+                    .map_err(|error| EngineError::Target {
+                        target: setup.name.clone(),
+                        error,
+                    })?
+        {
+            for person in &mut mapped.people {
+                if let Some(record) = &mut person.record {
+                    setup
+                        .mapping
+                        .resolve_groups(record, &existing, &mut mapped.notes);
+                }
+            }
+        }
         let applied = self.store.applied(&setup.name).await?;
         if read.scope == ReadScope::Partial && setup.mapping.resolves_managers() {
             keep_known_managers(&mut mapped, &read.employees, &applied);

@@ -1,10 +1,10 @@
 //! What the engine runs on: sources (Personio accounts) and targets with their mapping and
 //! policy, built once from a validated configuration.
 
+use psync_connectors::AnyTarget;
 use psync_mapping::Mapping;
 use psync_personio::PersonioClient;
 use psync_planner::Policy;
-use psync_targets::AnyTarget;
 
 /// A Personio account to read from.
 #[derive(Debug)]

@@ -76,6 +76,12 @@ impl Mapping {
         self.fields.iter().map(|f| f.name.as_str()).collect()
     }
 
+    /// Whether records must be fitted to the target's existing groups before planning
+    /// (`groups.create_missing = false`; see `Mapping::resolve_groups`).
+    pub fn fits_existing_groups(&self) -> bool {
+        self.groups.as_ref().is_some_and(|g| !g.create_missing)
+    }
+
     /// Whether the mapping sets managers from Personio's supervisor (`manager = true`).
     pub fn resolves_managers(&self) -> bool {
         self.manager

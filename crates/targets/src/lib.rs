@@ -1,18 +1,16 @@
 //! Target connectors: the [`Target`] trait every downstream system implements, the error kinds
-//! that decide retry policy, [`AnyTarget`] enum dispatch, the [`file`](mod@file) target and the
-//! [`testkit`] conformance suite every target passes.
+//! that decide retry policy, the [`file`](mod@file) target and the [`testkit`] conformance suite
+//! every target passes. The closed set of connectors (`AnyTarget`) is in `psync-connectors`.
 //!
 //! A target only executes the planner's operations and reports an [`Outcome`](psync_model::Outcome);
 //! it never decides what changed and never writes sync state (the engine does, once a target
 //! confirmed an operation, and for [`Target::batched`] targets only after `finish`).
 
-mod any;
 mod error;
 pub mod file;
 mod target;
 pub mod testkit;
 
-pub use any::{AnyTarget, TargetConfig};
 pub use error::{ErrorKind, TargetError};
 pub use target::{RunInfo, RunReport, Target};
 

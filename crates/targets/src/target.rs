@@ -2,9 +2,9 @@
 //! it around a run ([`RunInfo`], [`RunReport`]).
 
 use crate::error::TargetError;
-use psync_model::{Operation, Outcome};
+use psync_model::{GroupPath, Operation, Outcome};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 /// The run a target takes part in, given to [`Target::begin`] and [`Target::finish`].
@@ -57,6 +57,15 @@ pub trait Target: Send + Sync {
     /// Cheap probe (reachable, credentials valid, permissions sufficient), changing nothing
     /// the target's users can see. Returns a human summary of what was probed.
     fn check(&self) -> impl Future<Output = Result<String, TargetError>> + Send;
+
+    /// The groups that exist in the target, read before planning when the mapping says
+    /// `groups.create_missing = false` (records are then fitted to these groups).
+    /// `None` (default): the target keeps no groups of its own, every group is accepted.
+    fn existing_groups(
+        &self,
+    ) -> impl Future<Output = Result<Option<BTreeSet<GroupPath>>, TargetError>> + Send {
+        async { Ok(None) }
+    }
 
     /// Prepares a run (a batch target loads its current state here). Default: nothing.
     fn begin(&self, run: &RunInfo) -> impl Future<Output = Result<(), TargetError>> + Send {

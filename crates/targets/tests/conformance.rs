@@ -1,10 +1,9 @@
-//! Runs the shared conformance suite against the file target (and through `AnyTarget`).
+//! Runs the shared conformance suite against the file target.
 
 #![allow(clippy::unwrap_used, reason = "test helpers outside #[test] functions")]
 
-use psync_targets::TargetConfig;
 use psync_targets::file::{FileConfig, FileTarget};
-use psync_targets::testkit::{MissingPerson, Suite, conformance};
+use psync_targets::testkit::{MissingPerson, Suite};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -57,26 +56,6 @@ async fn file_target_passes_the_conformance_suite() {
     }
     // The archive saw every finished run.
     assert!(out.join("archive").read_dir().unwrap().count() > 20);
-}
-
-#[tokio::test]
-async fn jsonl_only_file_target_passes_through_any_target() {
-    let dir = scratch("any");
-    let path = dir.clone();
-    let passed = conformance(move || {
-        let config: TargetConfig = serde_json::from_value(serde_json::json!({
-            "type": "file",
-            "path": path,
-            "formats": ["jsonl"],
-        }))
-        .unwrap();
-        config.build("people").unwrap()
-    })
-    .await
-    .unwrap_or_else(|failures| panic!("{failures}"));
-    assert!(!passed.checks.is_empty());
-    assert!(dir.join("people.jsonl").is_file());
-    assert!(!dir.join("people.csv").exists());
 }
 
 #[tokio::test]

@@ -137,6 +137,9 @@ fn default_formats() -> Vec<Format> {
     vec![Format::Csv, Format::Jsonl]
 }
 
+/// The keys of [`FileConfig`], for the configuration checker.
+pub const FILE_KEYS: &[&str] = &["path", "formats", "archive", "columns"];
+
 /// `[[target]]` keys of `type = "file"` (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
