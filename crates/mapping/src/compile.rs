@@ -40,6 +40,8 @@ pub struct Mapping {
 #[derive(Debug, Clone)]
 pub(crate) struct Field {
     pub name: String,
+    /// The same name, shared by every record this field is written to.
+    pub key: psync_model::Name,
     pub source: Source,
     pub ty: Option<AttributeType>,
     pub required: bool,
@@ -250,6 +252,7 @@ pub fn compile(target: &str, config: &MappingConfig) -> Result<Mapping, Vec<Mapp
         };
         fields.push(Field {
             name: name.clone(),
+            key: psync_model::Name::new(name),
             source,
             ty,
             required,

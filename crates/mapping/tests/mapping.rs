@@ -154,7 +154,7 @@ fn every_record_has_the_configured_field_set_with_null_for_empty_values() {
     );
     let sparse = person(3, "", "");
     let r = record(&m, &sparse);
-    let keys: Vec<&str> = r.attributes.keys().map(String::as_str).collect();
+    let keys: Vec<&str> = r.attributes.keys().collect();
     assert_eq!(keys, m.field_names());
     assert!(keys.contains(&"shirt") && keys.contains(&"email"));
     for (k, v) in &r.attributes {
@@ -1140,7 +1140,7 @@ fn a_thousand_odd_employees_map_deterministically() {
     assert_eq!(in_order, sorted, "input order is kept");
     for p in &first.people {
         let Some(r) = &p.record else { continue };
-        let keys: Vec<&str> = r.attributes.keys().map(String::as_str).collect();
+        let keys: Vec<&str> = r.attributes.keys().collect();
         assert_eq!(keys, m.field_names());
         if let Value::Text(email) = r.get("email") {
             assert!(email.is_ascii(), "{email}");

@@ -3,10 +3,12 @@
 //! Nothing here does I/O or knows a wire format. The Personio client converts Personio's JSON
 //! into these types; mapping, planning and targets only ever see these types.
 
+mod attributes;
 mod employee;
 mod plan;
 mod value;
 
+pub use attributes::{Attributes, Name};
 pub use employee::{
     CostCenter, CustomAttribute, Employee, EmployeeId, EmploymentStatus, OrgRef, OrgUnit,
 };

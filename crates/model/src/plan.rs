@@ -1,5 +1,6 @@
 //! Target records, operations and plans: what the planner produces and targets execute.
 
+use crate::attributes::Attributes;
 use crate::employee::EmployeeId;
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
@@ -12,7 +13,7 @@ pub struct TargetRecord {
     /// The anchor: Personio's id. Never changes for a person.
     pub person: EmployeeId,
     /// Mapped attributes by the target's attribute name (`email`, `title`, `country_code`…).
-    pub attributes: BTreeMap<String, Value>,
+    pub attributes: Attributes,
     /// Groups the person belongs to, each a path from the top (`["Munich", "Engineering"]`).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub groups: BTreeSet<GroupPath>,
@@ -28,7 +29,7 @@ impl TargetRecord {
     pub fn new(person: EmployeeId) -> Self {
         TargetRecord {
             person,
-            attributes: BTreeMap::new(),
+            attributes: Attributes::new(),
             groups: BTreeSet::new(),
             manager: None,
             active: true,

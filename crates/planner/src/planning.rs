@@ -356,12 +356,12 @@ pub(crate) fn field_changes(
     new: &TargetRecord,
     with_active: bool,
 ) -> Vec<FieldChange> {
-    let names: BTreeSet<&String> = old.attributes.keys().chain(new.attributes.keys()).collect();
+    let names: BTreeSet<&str> = old.attributes.keys().chain(new.attributes.keys()).collect();
     let mut changes: Vec<FieldChange> = names
         .into_iter()
         .filter(|name| !same_value(old.get(name), new.get(name)))
         .map(|name| FieldChange {
-            field: name.clone(),
+            field: name.to_string(),
             old: old.get(name).clone(),
             new: new.get(name).clone(),
         })

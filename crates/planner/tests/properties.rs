@@ -111,7 +111,7 @@ impl Decoder<'_> {
         let mut record = TargetRecord::new(EmployeeId::new(id));
         for name in ["email", "title", "office"] {
             if let Some(value) = self.value() {
-                record.attributes.insert(name.to_owned(), value);
+                record.attributes.insert(name.into(), value);
             }
         }
         let groups = self.byte();

@@ -392,12 +392,12 @@ fn create(record: &TargetRecord, match_by: MatchBy) -> Operation {
 }
 
 fn changes(old: &TargetRecord, new: &TargetRecord) -> Vec<FieldChange> {
-    let names: BTreeSet<&String> = old.attributes.keys().chain(new.attributes.keys()).collect();
+    let names: BTreeSet<&str> = old.attributes.keys().chain(new.attributes.keys()).collect();
     let mut out: Vec<FieldChange> = names
         .into_iter()
         .filter(|n| old.get(n) != new.get(n))
         .map(|n| FieldChange {
-            field: n.clone(),
+            field: n.to_string(),
             old: old.get(n).clone(),
             new: new.get(n).clone(),
         })

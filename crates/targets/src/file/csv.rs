@@ -13,10 +13,7 @@ pub(crate) const GROUP_SEPARATOR: &str = "; ";
 
 /// `person`, `active`, every attribute name in any row (sorted), `groups`, `manager`.
 pub(crate) fn default_columns(rows: &[&TargetRecord]) -> Vec<String> {
-    let attributes: BTreeSet<&str> = rows
-        .iter()
-        .flat_map(|r| r.attributes.keys().map(String::as_str))
-        .collect();
+    let attributes: BTreeSet<&str> = rows.iter().flat_map(|r| r.attributes.keys()).collect();
     let mut columns = vec!["person".to_string(), "active".to_string()];
     columns.extend(attributes.into_iter().map(str::to_string));
     columns.push("groups".to_string());

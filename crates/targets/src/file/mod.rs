@@ -377,7 +377,7 @@ impl FileTarget {
                     record.person
                 )));
             }
-            if self.writes_csv() && csv::RESERVED.contains(&attribute.as_str()) {
+            if self.writes_csv() && csv::RESERVED.contains(&attribute) {
                 return Err(TargetError::rejected(format!(
                     "file target '{name}': person {}: attribute '{attribute}' has the name of a \
                      built-in CSV column; rename the field in the target's mapping",
