@@ -5,7 +5,7 @@ use crate::Failure;
 use anyhow::Context;
 use psync_engine::{Engine, FixedClock, SourceSetup, SyncOptions, TargetSetup};
 use psync_mapping::MappingConfig;
-use psync_model::{AppliedAccount, EmployeeId, Outcome};
+use psync_model::{AppliedAccount, Employee, EmployeeId, Outcome};
 use psync_personio::{AccountConfig, ApiVersion, Limits, PersonioClient};
 use psync_personio_sim::{SimApi, SimConfig};
 use psync_planner::{Lifecycle, Person, PlanInput, Policy, ReadScope};
@@ -24,6 +24,13 @@ pub enum Bench {
         /// Employees in the generated company.
         #[arg(long, default_value_t = 100_000)]
         employees: usize,
+        /// Measure one scenario on employees read from this JSON-lines file (the parent
+        /// process generates it and runs each scenario in a child of its own).
+        #[arg(long, hide = true)]
+        input: Option<std::path::PathBuf>,
+        /// The scenario measured with `--input`.
+        #[arg(long, hide = true, value_enum, default_value = "steady")]
+        scenario: Scenario,
     },
     /// A full sync of N employees from the simulator (no rate limits) to a file target, then a
     /// no-op resync: time, operations and target writes of each.
@@ -32,6 +39,24 @@ pub enum Bench {
         #[arg(long, default_value_t = 10_000)]
         employees: usize,
     },
+}
+
+/// What `bench plan` measures in a child process.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Scenario {
+    /// A first sync: empty state, every in-scope person created.
+    First,
+    /// A resync with every account applied: no change, then 1 % changed.
+    Steady,
+}
+
+impl Scenario {
+    fn name(self) -> &'static str {
+        match self {
+            Scenario::First => "first",
+            Scenario::Steady => "steady",
+        }
+    }
 }
 
 const MAPPING: &str = r#"
@@ -64,44 +89,99 @@ fn mapping() -> Result<psync_mapping::Mapping, Failure> {
 
 pub async fn run(bench: Bench) -> Result<(), Failure> {
     match bench {
-        Bench::Plan { employees } => plan(employees).await,
+        Bench::Plan {
+            employees,
+            input: None,
+            ..
+        } => plan(employees).await,
+        Bench::Plan {
+            input: Some(input),
+            scenario,
+            ..
+        } => plan_measured(&input, scenario),
         Bench::Sync { employees } => sync(employees).await,
     }
 }
 
+/// Generates the company with the simulator, writes it to a JSON-lines file and measures each
+/// scenario in a fresh child process, so the simulator's own memory is not counted.
 async fn plan(n: usize) -> Result<(), Failure> {
     let config = SimConfig {
         employees: n,
         rate_limits: false,
         ..SimConfig::default()
     };
-    let today = config.today;
     let sim = psync_personio_sim::start(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
         .await
         .context("cannot start the simulator")?;
     let employees = sim.expected_employees(SimApi::V1);
     sim.shutdown().await;
+    let file = std::env::temp_dir().join(format!("psync-bench-plan-{}.jsonl", std::process::id()));
+    {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(
+            std::fs::File::create(&file).context("cannot write the benchmark input")?,
+        );
+        for e in &employees {
+            serde_json::to_writer(&mut out, e).context("encode")?;
+            out.write_all(b"\n").context("write")?;
+        }
+        out.flush().context("write")?;
+    }
+    drop(employees);
+    let exe = std::env::current_exe().context("cannot find the running binary")?;
+    let mut result = Ok(());
+    for scenario in [Scenario::First, Scenario::Steady] {
+        let status = std::process::Command::new(&exe)
+            .args(["bench", "plan", "--input"])
+            .arg(&file)
+            .args(["--scenario", scenario.name()])
+            .status()
+            .context("cannot start the measuring process")?;
+        if !status.success() {
+            result = Err(Failure::Failed(anyhow::anyhow!(
+                "the {} scenario failed ({status})",
+                scenario.name()
+            )));
+        }
+    }
+    let _ = std::fs::remove_file(&file);
+    result
+}
+
+/// Reads the employees one line at a time (as a streaming read keeps them).
+fn load(input: &std::path::Path) -> Result<Vec<Employee>, Failure> {
+    use std::io::BufRead;
+    let reader = std::io::BufReader::new(std::fs::File::open(input).context("benchmark input")?);
+    let mut employees = Vec::new();
+    for line in reader.lines() {
+        let line = line.context("benchmark input")?;
+        employees.push(serde_json::from_str(&line).context("benchmark input")?);
+    }
+    employees.shrink_to_fit();
+    Ok(employees)
+}
+
+/// One scenario, measured from a clean process: peak resident memory is the whole process's.
+fn plan_measured(input: &std::path::Path, scenario: Scenario) -> Result<(), Failure> {
     let mapping = mapping()?;
     let policy = Policy {
         max_deprovision: None,
         ..Policy::default()
     };
+    let today = SimConfig::default().today;
     let now = today
         .at(12, 0, 0, 0)
         .in_tz("Europe/Berlin")
         .context("time zone")?
         .timestamp();
-    let (_, rss_before) = memory().unwrap_or_default();
-    println!(
-        "employees: {}  (input resident: {rss_before:.0} MiB)",
-        employees.len()
-    );
-
+    let (_, rss_start) = memory().unwrap_or_default();
+    let employees = load(input)?;
+    let (_, rss_input) = memory().unwrap_or_default();
     let started = Instant::now();
     let mapped = mapping.map_all(&employees);
     let map_s = started.elapsed().as_secs_f64();
     let (_, rss_mapped) = memory().unwrap_or_default();
-
     let skipped: BTreeSet<EmployeeId> = mapped.errors.iter().map(|e| e.person.clone()).collect();
     // As the engine does: records move into the planner's input.
     let mut people: Vec<Person> = mapped
@@ -117,8 +197,7 @@ async fn plan(n: usize) -> Result<(), Failure> {
             },
         })
         .collect();
-    let mut applied: BTreeMap<EmployeeId, AppliedAccount> = BTreeMap::new();
-    let input = |applied: &BTreeMap<EmployeeId, AppliedAccount>, people: &[Person]| {
+    let plan = |applied: &BTreeMap<EmployeeId, AppliedAccount>, people: &[Person]| {
         psync_planner::plan(&PlanInput {
             target: "bench",
             source: "bench",
@@ -130,59 +209,91 @@ async fn plan(n: usize) -> Result<(), Failure> {
             policy: &policy,
         })
     };
-    let started = Instant::now();
-    let first = input(&applied, &people);
-    let plan_initial_s = started.elapsed().as_secs_f64();
-    for op in &first.operations {
-        let outcome = Outcome::Created {
-            remote_id: op.person().to_string(),
-        };
-        psync_planner::apply_outcome(&mut applied, op, &outcome, today);
-    }
-    let first_ops = first.operations.len();
-    drop(first);
-    let (_, rss_applied) = memory().unwrap_or_default();
-    // Linux: writing 5 to clear_refs resets the peak, so the next peak is the no-op plan's own.
-    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
-    let started = Instant::now();
-    let noop = input(&applied, &people);
-    let plan_noop_s = started.elapsed().as_secs_f64();
-    let (noop_peak, _) = memory().unwrap_or_default();
-    // 1 % of the people change their title.
-    for p in people.iter_mut().step_by(100) {
-        if let Some(r) = p.record.as_mut() {
-            r.attributes
-                .insert("title".into(), psync_model::Value::Text("Changed".into()));
+    let n = employees.len();
+    let mb = |x: f64| format!("{x:.0} MiB");
+    match scenario {
+        Scenario::First => {
+            let started = Instant::now();
+            let first = plan(&BTreeMap::new(), &people);
+            let plan_s = started.elapsed().as_secs_f64();
+            let (peak, _) = memory().unwrap_or_default();
+            println!("first sync of {n} employees (empty state):");
+            println!(
+                "  map {map_s:.3} s, plan {plan_s:.3} s ({} operations)",
+                first.operations.len()
+            );
+            println!(
+                "  resident: runtime {}, + employees {}, + mapped {}; peak {}",
+                mb(rss_start),
+                mb(rss_input - rss_start),
+                mb(rss_mapped - rss_input),
+                mb(peak)
+            );
         }
-    }
-    let started = Instant::now();
-    let delta = input(&applied, &people);
-    let plan_delta_s = started.elapsed().as_secs_f64();
-    let (peak, _) = memory().unwrap_or_default();
-    println!("map (scope, 20 fields, lookup, groups, managers): {map_s:.3} s");
-    println!("plan, empty state:   {plan_initial_s:.3} s  ({first_ops} operations)");
-    println!(
-        "plan, no change:     {plan_noop_s:.3} s  ({} operations)",
-        noop.operations.len()
-    );
-    println!(
-        "plan, 1 % changed:   {plan_delta_s:.3} s  ({} operations)",
-        delta.operations.len()
-    );
-    println!("map + plan (no change), CPU: {:.3} s", map_s + plan_noop_s);
-    println!(
-        "peak resident memory: {peak:.0} MiB (of which the generated input: {rss_before:.0} MiB)"
-    );
-    println!(
-        "resident after mapping: {rss_mapped:.0} MiB (+{:.0}); with the applied state: {rss_applied:.0} MiB (+{:.0})",
-        rss_mapped - rss_before,
-        rss_applied - rss_mapped
-    );
-    if reset {
-        println!(
-            "no-op plan on top of that: peak {noop_peak:.0} MiB (+{:.0})",
-            noop_peak - rss_applied
-        );
+        Scenario::Steady => {
+            // The applied state as the engine loads it: decoded from the store's JSON, one
+            // account at a time, sharing nothing with the mapped records. Built from first-sync
+            // plans of 10,000 people at a time, so no whole first plan is ever resident.
+            let mut applied: BTreeMap<EmployeeId, AppliedAccount> = BTreeMap::new();
+            for chunk in people.chunks(10_000) {
+                let first = plan(&BTreeMap::new(), chunk);
+                for op in &first.operations {
+                    let outcome = Outcome::Created {
+                        remote_id: op.person().to_string(),
+                    };
+                    let mut one = BTreeMap::new();
+                    psync_planner::apply_outcome(&mut one, op, &outcome, today);
+                    for (id, account) in one {
+                        let json = serde_json::to_string(&account).context("encode")?;
+                        applied.insert(id, serde_json::from_str(&json).context("decode")?);
+                    }
+                }
+            }
+            let first_ops = applied.len();
+            let (_, rss_applied) = memory().unwrap_or_default();
+            // Linux: writing 5 to clear_refs resets the peak, so the next peak is the plan's own.
+            let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+            let started = Instant::now();
+            let noop = plan(&applied, &people);
+            let plan_noop_s = started.elapsed().as_secs_f64();
+            let (noop_peak, _) = memory().unwrap_or_default();
+            // 1 % of the people change their title.
+            for p in people.iter_mut().step_by(100) {
+                if let Some(r) = p.record.as_mut() {
+                    r.attributes
+                        .insert("title".into(), psync_model::Value::Text("Changed".into()));
+                }
+            }
+            let started = Instant::now();
+            let delta = plan(&applied, &people);
+            let plan_delta_s = started.elapsed().as_secs_f64();
+            println!("resync of {n} employees ({first_ops} accounts applied):");
+            println!(
+                "  map {map_s:.3} s, plan no change {plan_noop_s:.3} s ({} operations), plan 1 % changed {plan_delta_s:.3} s ({} operations)",
+                noop.operations.len(),
+                delta.operations.len()
+            );
+            println!(
+                "  map + plan (no change), CPU: {:.3} s",
+                map_s + plan_noop_s
+            );
+            println!(
+                "  resident: runtime {}, + employees {}, + mapped {}, + applied state {}",
+                mb(rss_start),
+                mb(rss_input - rss_start),
+                mb(rss_mapped - rss_input),
+                mb(rss_applied - rss_mapped),
+            );
+            if reset {
+                println!(
+                    "  planning on top of that: peak {} (+{})",
+                    mb(noop_peak),
+                    mb(noop_peak - rss_applied)
+                );
+            }
+            let (peak, _) = memory().unwrap_or_default();
+            println!("  peak {}", mb(peak.max(rss_applied)));
+        }
     }
     Ok(())
 }
