@@ -41,7 +41,8 @@ pub struct ApplyReport {
     pub counts: BTreeMap<String, u64>,
     /// Every operation that did not go through.
     pub failures: Vec<Failure>,
-    /// Set when the target failed fatally; the rest of its operations were not attempted.
+    /// Set when the target failed fatally, or failed temporarily [`QUARANTINE_AFTER`] times in a
+    /// row; the rest of its operations were not attempted (they are planned again next run).
     pub quarantined: Option<String>,
     /// Outcomes per person (for one-person traces and the dashboard).
     pub outcomes: BTreeMap<EmployeeId, String>,
@@ -136,6 +137,12 @@ fn describe(outcome: &Outcome) -> String {
         Outcome::Unchanged => "already up to date".to_string(),
     }
 }
+
+/// Operations in a row that may fail temporarily (each after all its attempts) before the
+/// target is quarantined for the rest of the run: a target that is down should not hold the
+/// run for `operations × attempts × backoff`, and nothing is lost because what was not
+/// attempted is planned again next run.
+pub const QUARANTINE_AFTER: usize = 10;
 
 /// Applies one operation with retries for transient failures.
 async fn apply_with_retries(
@@ -244,6 +251,8 @@ pub(crate) async fn execute(
     let today = clock.now().to_zoned(setup.policy.time_zone.clone()).date();
     let batched = target.batched();
     let stop = AtomicBool::new(false);
+    let transient_in_a_row = AtomicUsize::new(0);
+    let tripped: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
     let done = AtomicUsize::new(0);
     let total = plan.operations.len();
 
@@ -269,6 +278,8 @@ pub(crate) async fn execute(
     let attempt = |index: usize| {
         let op = &ops[index];
         let stop = &stop;
+        let transient_in_a_row = &transient_in_a_row;
+        let tripped = &tripped;
         let done = &done;
         async move {
             if stop.load(Ordering::SeqCst) {
@@ -320,12 +331,26 @@ pub(crate) async fn execute(
                             },
                         )?;
                     }
+                    transient_in_a_row.store(0, Ordering::SeqCst);
                     Step1::Confirmed(journal, op.clone(), outcome)
                 }
                 Err(e) => {
                     let fatal = e.kind == ErrorKind::Fatal;
                     if fatal {
                         stop.store(true, Ordering::SeqCst);
+                    } else if e.kind == ErrorKind::Transient
+                        && transient_in_a_row.fetch_add(1, Ordering::SeqCst) + 1 >= QUARANTINE_AFTER
+                        && !stop.swap(true, Ordering::SeqCst)
+                    {
+                        let mut slot = tripped.lock().unwrap_or_else(|p| p.into_inner());
+                        *slot = Some(format!(
+                            "{QUARANTINE_AFTER} operations in a row failed temporarily (last: {}); \
+                             quarantined for this run, the rest is planned again next run",
+                            e.message
+                        ));
+                    } else if e.kind != ErrorKind::Transient {
+                        // The target answered (it refused this record): it is not down.
+                        transient_in_a_row.store(0, Ordering::SeqCst);
                     }
                     let parked = !fatal;
                     store
@@ -365,6 +390,9 @@ pub(crate) async fn execute(
         results.extend(part);
     }
 
+    if let Some(reason) = tripped.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        report.quarantined = Some(reason);
+    }
     let mut staged = Vec::new();
     for result in results {
         match result {
