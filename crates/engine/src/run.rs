@@ -593,7 +593,14 @@ impl Engine {
         } else {
             BTreeSet::new()
         };
-        let mut mapped = setup.mapping.map_all(&read.employees);
+        let applied = self.store.applied(&setup.name).await?;
+        // On a full read, records equal to the applied ones are not held twice (100k resync).
+        let mut mapped = match read.scope {
+            ReadScope::Full { .. } => setup
+                .mapping
+                .map_all_against(&read.employees, Some(&applied)),
+            ReadScope::Partial => setup.mapping.map_all(&read.employees),
+        };
         if setup.mapping.fits_existing_groups()
             && let Some(existing) =
                 setup
@@ -613,7 +620,6 @@ impl Engine {
                 }
             }
         }
-        let applied = self.store.applied(&setup.name).await?;
         if read.scope == ReadScope::Partial && setup.mapping.resolves_managers() {
             keep_known_managers(&mut mapped, &read.employees, &applied);
         }
@@ -634,6 +640,7 @@ impl Engine {
             .map(|p| Person {
                 id: p.id,
                 record: p.record,
+                as_applied: p.as_applied,
                 lifecycle: Lifecycle {
                     status: p.status,
                     hire_date: p.hire_date,
@@ -642,10 +649,10 @@ impl Engine {
             })
             .collect();
         let now = self.clock.now();
-        let mut plan = psync_planner::plan(&PlanInput {
+        let mut plan = psync_planner::plan(PlanInput {
             target: &setup.name,
             source: &setup.source,
-            people: &people,
+            people: people.into(),
             skipped: &skipped,
             applied: &applied,
             scope: read.scope,
@@ -1053,7 +1060,7 @@ fn in_scope_line(id: &EmployeeId, mapped: &psync_mapping::Mapped) -> String {
         format!("mapping failed: field '{}': {}", err.field, err.message)
     } else {
         match mapped.people.iter().find(|p| &p.id == id) {
-            Some(p) if p.record.is_some() => "yes".into(),
+            Some(p) if p.record.is_some() || p.as_applied => "yes".into(),
             Some(_) => "no: outside the target's scope".into(),
             None => "-".into(),
         }

@@ -4,8 +4,8 @@
 use jiff::civil::date;
 use psync_mapping::{Mapping, MappingConfig, MappingProblem, compile};
 use psync_model::{
-    AttributeType, CostCenter, CustomAttribute, Employee, EmployeeId, EmploymentStatus, GroupPath,
-    OrgRef, OrgUnit, TargetRecord, Value,
+    AppliedAccount, AttributeType, CostCenter, CustomAttribute, Employee, EmployeeId,
+    EmploymentStatus, GroupPath, OrgRef, OrgUnit, TargetRecord, Value,
 };
 use std::collections::BTreeSet;
 
@@ -550,6 +550,83 @@ fn resolve_groups_with_create_missing_changes_nothing() {
     m.resolve_groups(&mut r, &BTreeSet::new(), &mut notes);
     assert_eq!(r, before);
     assert!(notes.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mapping against the applied state
+
+#[test]
+fn records_equal_to_the_applied_ones_are_not_kept_twice() {
+    let m = mapping("");
+    let boss = person(1, "Boss", "B");
+    let mut report = person(2, "Rep", "R");
+    report.supervisor_id = Some(EmployeeId::from(1));
+    let mut mover = person(3, "Mo", "Ver");
+    mover.supervisor_id = Some(EmployeeId::from(1));
+    let out = {
+        let mut e = person(4, "Out", "O");
+        e.status = Some(EmploymentStatus::Inactive);
+        e
+    };
+    let mut read = vec![boss, report, mover, out];
+    let first = m.map_all(&read);
+    let applied: std::collections::BTreeMap<EmployeeId, AppliedAccount> = first
+        .people
+        .iter()
+        .filter_map(|p| p.record.clone())
+        .map(|record| {
+            let account = AppliedAccount {
+                record: record.clone(),
+                remote_id: None,
+                disabled_on: None,
+            };
+            (record.person, account)
+        })
+        .collect();
+
+    // Nothing changed: every in-scope record is the applied one, none is held.
+    let again = m.map_all_against(&read, Some(&applied));
+    let state = |mapped: &psync_mapping::Mapped| -> Vec<(String, bool, bool)> {
+        mapped
+            .people
+            .iter()
+            .map(|p| (p.id.to_string(), p.record.is_some(), p.as_applied))
+            .collect()
+    };
+    assert_eq!(
+        state(&again),
+        [
+            ("1".into(), false, true),
+            ("2".into(), false, true),
+            ("3".into(), false, true),
+            ("4".into(), false, false),
+        ]
+    );
+
+    // The report's name changes and the mover gets another manager (nobody in scope):
+    // both have records again, the mover's is the applied one without the manager.
+    read[1].last_name = "Renamed".into();
+    read[2].supervisor_id = Some(EmployeeId::from(4));
+    let changed = m.map_all_against(&read, Some(&applied));
+    assert_eq!(
+        state(&changed),
+        [
+            ("1".into(), false, true),
+            ("2".into(), true, false),
+            ("3".into(), true, false),
+            ("4".into(), false, false),
+        ]
+    );
+    let mover = changed.people[2].record.as_ref().unwrap();
+    assert_eq!(mover.manager, None);
+    assert_eq!(
+        mover.attributes,
+        applied[&EmployeeId::from(3)].record.attributes
+    );
+    let report = changed.people[1].record.as_ref().unwrap();
+    assert_eq!(report.manager, Some(EmployeeId::from(1)));
+    // The same notes as without the applied state.
+    assert_eq!(changed.notes, m.map_all(&read).notes);
 }
 
 // ---------------------------------------------------------------------------------------------

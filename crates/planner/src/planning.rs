@@ -29,8 +29,13 @@ pub struct Lifecycle {
 pub struct Person {
     /// The anchor: Personio's id.
     pub id: EmployeeId,
-    /// The mapped record; `None` = read, but out of the target's scope.
+    /// The mapped record; `None` = read, but out of the target's scope (unless `as_applied`).
     pub record: Option<TargetRecord>,
+    /// In scope, and the desired record is exactly the applied account's record, which the
+    /// planner reads from `applied` (the mapping did not keep a second copy; `record` is
+    /// `None`). Without an applied account such a person is treated as out of scope.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub as_applied: bool,
     /// Status and dates.
     pub lifecycle: Lifecycle,
 }
@@ -51,14 +56,15 @@ pub enum ReadScope {
 }
 
 /// Everything `plan` looks at. No clock, no I/O: `now` is a parameter.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PlanInput<'a> {
     /// The target's name.
     pub target: &'a str,
     /// The Personio account's name.
     pub source: &'a str,
-    /// The people read, in any order.
-    pub people: &'a [Person],
+    /// The people read, in any order. Given owned, their records move into the plan's
+    /// operations (a first sync of 100k people holds each record once, not twice).
+    pub people: Cow<'a, [Person]>,
     /// People whose data was malformed in this read: never touched, in either direction.
     pub skipped: &'a BTreeSet<EmployeeId>,
     /// What the target last confirmed, by person: the accounts this engine manages.
@@ -88,8 +94,8 @@ fn person_key(id: &EmployeeId) -> (usize, &str) {
 
 /// What this read says the target should hold for one person.
 enum Desire<'a> {
-    /// An account with this record (activation already applied); borrowed from the input
-    /// unless activation changed it, so an unchanged person costs no copy.
+    /// An account with this record (activation already applied): the read's own record
+    /// (moved, not copied), or the applied one for a person given `as_applied`.
     Provision {
         record: Cow<'a, TargetRecord>,
         /// The first day the account may be created or re-enabled (provisioning window),
@@ -105,17 +111,33 @@ enum Desire<'a> {
 
 /// Computes the plan. Pure and deterministic: the same input, in any order of `people`,
 /// gives the same `Plan`.
-pub fn plan(input: &PlanInput<'_>) -> Plan {
-    let policy = input.policy;
-    let today = policy.today(input.now);
-    let deprovision_allowed = matches!(input.scope, ReadScope::Full { complete: true });
+pub fn plan(input: PlanInput<'_>) -> Plan {
+    let PlanInput {
+        target,
+        source,
+        people,
+        skipped,
+        applied,
+        scope,
+        now,
+        policy,
+    } = input;
+    let today = policy.today(now);
+    let deprovision_allowed = matches!(scope, ReadScope::Full { complete: true });
     let mut notes: Vec<PlanNote> = Vec::new();
 
+    // Records are taken out of the people, so each can move into at most one operation while
+    // the people stay borrowed by the indexes below.
+    let mut people = people.into_owned();
+    let mut records: Vec<Option<TargetRecord>> =
+        people.iter_mut().map(|p| p.record.take()).collect();
+    let people = people;
+
     // Index the read by id; an id read twice with different data is not touched.
-    let mut read: BTreeMap<(usize, &str), Vec<&Person>> = BTreeMap::new();
-    for person in input.people {
-        if !input.skipped.contains(&person.id) {
-            read.entry(person_key(&person.id)).or_default().push(person);
+    let mut read: BTreeMap<(usize, &str), Vec<usize>> = BTreeMap::new();
+    for (index, person) in people.iter().enumerate() {
+        if !skipped.contains(&person.id) {
+            read.entry(person_key(&person.id)).or_default().push(index);
         }
     }
     let mut troubled: BTreeSet<(usize, &str)> = BTreeSet::new();
@@ -123,19 +145,25 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         let Some(&first) = copies.first() else {
             continue;
         };
-        if copies.iter().any(|p| *p != first) {
+        if copies
+            .iter()
+            .any(|&i| people[i] != people[first] || records[i] != records[first])
+        {
             troubled.insert(*key);
             notes.push(note(
-                &first.id,
+                &people[first].id,
                 format!(
                     "read {} times with different data; left unchanged until Personio answers consistently",
                     copies.len()
                 ),
             ));
-        } else if let Some(record) = first.record.as_ref().filter(|r| r.person != first.id) {
+        } else if let Some(record) = records[first]
+            .as_ref()
+            .filter(|r| r.person != people[first].id)
+        {
             troubled.insert(*key);
             notes.push(note(
-                &first.id,
+                &people[first].id,
                 format!(
                     "the mapped record names person {} instead; left unchanged (a mapping bug)",
                     record.person
@@ -147,12 +175,12 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     // Every id this plan may look at, in plan order.
     let mut ids: BTreeMap<(usize, &str), &EmployeeId> = BTreeMap::new();
     for (key, copies) in &read {
-        if let Some(first) = copies.first() {
-            ids.insert(*key, &first.id);
+        if let Some(&first) = copies.first() {
+            ids.insert(*key, &people[first].id);
         }
     }
-    for id in input.applied.keys() {
-        if !input.skipped.contains(id) {
+    for id in applied.keys() {
+        if !skipped.contains(id) {
             ids.insert(person_key(id), id);
         }
     }
@@ -165,17 +193,15 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             continue;
         }
         let person = read.get(&key).and_then(|copies| copies.first().copied());
+        let applied = applied.get(id);
         let desire = match person {
-            Some(person) => desire(person, policy, today),
-            None if matches!(input.scope, ReadScope::Full { .. }) => {
-                Desire::Leave(LeaveReason::Gone)
-            }
+            Some(i) => desire(&people[i], records[i].take(), applied, policy, today),
+            None if matches!(scope, ReadScope::Full { .. }) => Desire::Leave(LeaveReason::Gone),
             None => Desire::Unknown,
         };
         if matches!(desire, Desire::Provision { .. }) {
             in_scope += 1;
         }
-        let applied = input.applied.get(id);
         match (desire, applied) {
             (
                 Desire::Provision {
@@ -231,7 +257,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         } else {
             format!("{suppressed} disables/deletes were")
         };
-        let why = match input.scope {
+        let why = match scope {
             ReadScope::Partial => {
                 "this was a partial read (webhook or --employee), which never deprovisions; \
                  the next full sync will plan them"
@@ -250,19 +276,15 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     operations.sort_by(operation_order);
     // A percentage is of the accounts that are still active: disabled leavers accumulate and
     // would otherwise weaken the guard over time.
-    let active = input
-        .applied
-        .values()
-        .filter(|a| a.disabled_on.is_none())
-        .count();
+    let active = applied.values().filter(|a| a.disabled_on.is_none()).count();
     let hold = deprovision_hold(&operations, active, policy.max_deprovision)
-        .or_else(|| crate::guard::emptying_hold(&operations, input.applied));
+        .or_else(|| crate::guard::emptying_hold(&operations, applied));
     Plan {
-        target: input.target.to_owned(),
-        source: input.source.to_owned(),
+        target: target.to_owned(),
+        source: source.to_owned(),
         read_complete: deprovision_allowed,
         in_scope,
-        managed: input.applied.len(),
+        managed: applied.len(),
         operations,
         notes,
         hold,
@@ -285,7 +307,13 @@ fn not_yet(what: &str, hire_date: Option<Date>, from: Date, policy: &Policy) -> 
 }
 
 /// The desired state of a person who was read.
-fn desire<'a>(person: &'a Person, policy: &Policy, today: Date) -> Desire<'a> {
+fn desire<'a>(
+    person: &Person,
+    record: Option<TargetRecord>,
+    applied: Option<&'a AppliedAccount>,
+    policy: &Policy,
+    today: Date,
+) -> Desire<'a> {
     let life = &person.lifecycle;
     // A termination before the (re)hire date belongs to an earlier employment (rehire).
     let terminated = life
@@ -294,17 +322,15 @@ fn desire<'a>(person: &'a Person, policy: &Policy, today: Date) -> Desire<'a> {
     if terminated || life.status == Some(EmploymentStatus::Inactive) {
         return Desire::Leave(LeaveReason::Left);
     }
-    let Some(record) = &person.record else {
-        return Desire::Leave(LeaveReason::OutOfScope);
+    let mut record: Cow<'a, TargetRecord> = match (record, applied) {
+        (Some(record), _) => Cow::Owned(record),
+        (None, Some(account)) if person.as_applied => Cow::Borrowed(&account.record),
+        (None, _) => return Desire::Leave(LeaveReason::OutOfScope),
     };
     let before_start = life.hire_date.is_some_and(|start| start > today);
-    let record = if policy.activation == Activation::AtStart && before_start && record.active {
-        let mut inactive = record.clone();
-        inactive.active = false;
-        Cow::Owned(inactive)
-    } else {
-        Cow::Borrowed(record)
-    };
+    if policy.activation == Activation::AtStart && before_start && record.active {
+        record.to_mut().active = false;
+    }
     let not_before = life.hire_date.and_then(|start| {
         let from = Span::new()
             .try_days(i64::from(policy.provision_days_before_start))

@@ -57,6 +57,7 @@ fn active(record: TargetRecord) -> Person {
     Person {
         id: record.person.clone(),
         record: Some(record),
+        as_applied: false,
         lifecycle: Lifecycle {
             status: Some(EmploymentStatus::Active),
             hire_date: Some(date(2020, 1, 1)),
@@ -113,10 +114,10 @@ impl World {
     }
 
     fn plan(&self, now: Timestamp) -> Plan {
-        plan(&PlanInput {
+        plan(PlanInput {
             target: "files",
             source: "acme",
-            people: &self.people,
+            people: self.people.as_slice().into(),
             skipped: &self.skipped,
             applied: &self.applied,
             scope: self.scope,

@@ -31,6 +31,9 @@ pub enum Bench {
         /// The scenario measured with `--input`.
         #[arg(long, hide = true, value_enum, default_value = "steady")]
         scenario: Scenario,
+        /// The applied state after the first sync: written by `first`, read by `steady`.
+        #[arg(long, hide = true)]
+        state: Option<std::path::PathBuf>,
     },
     /// A full sync of N employees from the simulator (no rate limits) to a file target, then a
     /// no-op resync: time, operations and target writes of each.
@@ -97,8 +100,9 @@ pub async fn run(bench: Bench) -> Result<(), Failure> {
         Bench::Plan {
             input: Some(input),
             scenario,
+            state,
             ..
-        } => plan_measured(&input, scenario),
+        } => plan_measured(&input, scenario, state.as_deref()),
         Bench::Sync { employees } => sync(employees).await,
     }
 }
@@ -129,12 +133,15 @@ async fn plan(n: usize) -> Result<(), Failure> {
         out.flush().context("write")?;
     }
     drop(employees);
+    let state = file.with_extension("state.jsonl");
     let exe = std::env::current_exe().context("cannot find the running binary")?;
     let mut result = Ok(());
     for scenario in [Scenario::First, Scenario::Steady] {
         let status = std::process::Command::new(&exe)
             .args(["bench", "plan", "--input"])
             .arg(&file)
+            .arg("--state")
+            .arg(&state)
             .args(["--scenario", scenario.name()])
             .status()
             .context("cannot start the measuring process")?;
@@ -146,6 +153,7 @@ async fn plan(n: usize) -> Result<(), Failure> {
         }
     }
     let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(&state);
     result
 }
 
@@ -163,7 +171,14 @@ fn load(input: &std::path::Path) -> Result<Vec<Employee>, Failure> {
 }
 
 /// One scenario, measured from a clean process: peak resident memory is the whole process's.
-fn plan_measured(input: &std::path::Path, scenario: Scenario) -> Result<(), Failure> {
+/// `first` plans a first sync and then (unmeasured) writes the state it would leave behind
+/// to `state`; `steady` loads that state as the engine does and plans a resync.
+fn plan_measured(
+    input: &std::path::Path,
+    scenario: Scenario,
+    state: Option<&std::path::Path>,
+) -> Result<(), Failure> {
+    use std::io::{BufRead, Write};
     let mapping = mapping()?;
     let policy = Policy {
         max_deprovision: None,
@@ -175,33 +190,52 @@ fn plan_measured(input: &std::path::Path, scenario: Scenario) -> Result<(), Fail
         .in_tz("Europe/Berlin")
         .context("time zone")?
         .timestamp();
+    let mb = |x: f64| format!("{x:.0} MiB");
     let (_, rss_start) = memory().unwrap_or_default();
     let employees = load(input)?;
+    let n = employees.len();
     let (_, rss_input) = memory().unwrap_or_default();
+    // The applied state as the engine loads it from the store: one decoded account at a time.
+    let mut applied: BTreeMap<EmployeeId, AppliedAccount> = BTreeMap::new();
+    if let (Scenario::Steady, Some(state)) = (scenario, state) {
+        let reader =
+            std::io::BufReader::new(std::fs::File::open(state).context("benchmark state")?);
+        for line in reader.lines() {
+            let line = line.context("benchmark state")?;
+            let (id, account): (EmployeeId, AppliedAccount) =
+                serde_json::from_str(&line).context("benchmark state")?;
+            applied.insert(id, account);
+        }
+    }
+    let (_, rss_applied) = memory().unwrap_or_default();
     let started = Instant::now();
-    let mapped = mapping.map_all(&employees);
+    let mapped = mapping.map_all_against(&employees, Some(&applied));
     let map_s = started.elapsed().as_secs_f64();
     let (_, rss_mapped) = memory().unwrap_or_default();
     let skipped: BTreeSet<EmployeeId> = mapped.errors.iter().map(|e| e.person.clone()).collect();
-    // As the engine does: records move into the planner's input.
-    let mut people: Vec<Person> = mapped
-        .people
-        .into_iter()
-        .map(|p| Person {
-            id: p.id,
-            record: p.record,
-            lifecycle: Lifecycle {
-                status: p.status,
-                hire_date: p.hire_date,
-                termination_date: p.termination_date,
-            },
-        })
-        .collect();
-    let plan = |applied: &BTreeMap<EmployeeId, AppliedAccount>, people: &[Person]| {
-        psync_planner::plan(&PlanInput {
+    // As the engine does: records move into the planner's input, and from there into the plan.
+    let people_of = |mapped: psync_mapping::Mapped| -> Vec<Person> {
+        mapped
+            .people
+            .into_iter()
+            .map(|p| Person {
+                id: p.id,
+                record: p.record,
+                as_applied: p.as_applied,
+                lifecycle: Lifecycle {
+                    status: p.status,
+                    hire_date: p.hire_date,
+                    termination_date: p.termination_date,
+                },
+            })
+            .collect()
+    };
+    let people = people_of(mapped);
+    let plan = |applied: &BTreeMap<EmployeeId, AppliedAccount>, people: Vec<Person>| {
+        psync_planner::plan(PlanInput {
             target: "bench",
             source: "bench",
-            people,
+            people: people.into(),
             skipped: &skipped,
             applied,
             scope: ReadScope::Full { complete: true },
@@ -209,90 +243,83 @@ fn plan_measured(input: &std::path::Path, scenario: Scenario) -> Result<(), Fail
             policy: &policy,
         })
     };
-    let n = employees.len();
-    let mb = |x: f64| format!("{x:.0} MiB");
+    let started = Instant::now();
+    let first = plan(&applied, people);
+    let plan_s = started.elapsed().as_secs_f64();
+    let (peak, _) = memory().unwrap_or_default();
+    let planning = peak - rss_input;
     match scenario {
         Scenario::First => {
-            let started = Instant::now();
-            let first = plan(&BTreeMap::new(), &people);
-            let plan_s = started.elapsed().as_secs_f64();
-            let (peak, _) = memory().unwrap_or_default();
             println!("first sync of {n} employees (empty state):");
             println!(
                 "  map {map_s:.3} s, plan {plan_s:.3} s ({} operations)",
                 first.operations.len()
             );
             println!(
-                "  resident: runtime {}, + employees {}, + mapped {}; peak {}",
+                "  resident: runtime {}, employees {}, mapped records {}; peak {} (planning: {})",
                 mb(rss_start),
                 mb(rss_input - rss_start),
-                mb(rss_mapped - rss_input),
-                mb(peak)
+                mb(rss_mapped - rss_applied),
+                mb(peak),
+                mb(planning)
             );
-        }
-        Scenario::Steady => {
-            // The applied state as the engine loads it: decoded from the store's JSON, one
-            // account at a time, sharing nothing with the mapped records. Built from first-sync
-            // plans of 10,000 people at a time, so no whole first plan is ever resident.
-            let mut applied: BTreeMap<EmployeeId, AppliedAccount> = BTreeMap::new();
-            for chunk in people.chunks(10_000) {
-                let first = plan(&BTreeMap::new(), chunk);
+            if let Some(state) = state {
+                let mut out = std::io::BufWriter::new(
+                    std::fs::File::create(state).context("benchmark state")?,
+                );
                 for op in &first.operations {
                     let outcome = Outcome::Created {
                         remote_id: op.person().to_string(),
                     };
                     let mut one = BTreeMap::new();
                     psync_planner::apply_outcome(&mut one, op, &outcome, today);
-                    for (id, account) in one {
-                        let json = serde_json::to_string(&account).context("encode")?;
-                        applied.insert(id, serde_json::from_str(&json).context("decode")?);
+                    for entry in &one {
+                        serde_json::to_writer(&mut out, &entry).context("benchmark state")?;
+                        out.write_all(b"\n").context("benchmark state")?;
                     }
                 }
+                out.flush().context("benchmark state")?;
             }
-            let first_ops = applied.len();
-            let (_, rss_applied) = memory().unwrap_or_default();
-            // Linux: writing 5 to clear_refs resets the peak, so the next peak is the plan's own.
-            let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
-            let started = Instant::now();
-            let noop = plan(&applied, &people);
-            let plan_noop_s = started.elapsed().as_secs_f64();
-            let (noop_peak, _) = memory().unwrap_or_default();
-            // 1 % of the people change their title.
+        }
+        Scenario::Steady => {
+            // 1 % of the people change their title (mapped again: the first plan took them).
+            let mut people = people_of(mapping.map_all_against(&employees, Some(&applied)));
+            let mut changed = 0;
             for p in people.iter_mut().step_by(100) {
-                if let Some(r) = p.record.as_mut() {
-                    r.attributes
+                if p.as_applied
+                    && let Some(account) = applied.get(&p.id)
+                {
+                    let mut record = account.record.clone();
+                    record
+                        .attributes
                         .insert("title".into(), psync_model::Value::Text("Changed".into()));
+                    p.record = Some(record);
+                    p.as_applied = false;
+                    changed += 1;
                 }
             }
             let started = Instant::now();
-            let delta = plan(&applied, &people);
+            let delta = plan(&applied, people);
             let plan_delta_s = started.elapsed().as_secs_f64();
-            println!("resync of {n} employees ({first_ops} accounts applied):");
             println!(
-                "  map {map_s:.3} s, plan no change {plan_noop_s:.3} s ({} operations), plan 1 % changed {plan_delta_s:.3} s ({} operations)",
-                noop.operations.len(),
+                "resync of {n} employees ({} accounts applied):",
+                applied.len()
+            );
+            println!(
+                "  map {map_s:.3} s, plan no change {plan_s:.3} s ({} operations), plan {changed} changed {plan_delta_s:.3} s ({} operations)",
+                first.operations.len(),
                 delta.operations.len()
             );
+            println!("  map + plan (no change), CPU: {:.3} s", map_s + plan_s);
             println!(
-                "  map + plan (no change), CPU: {:.3} s",
-                map_s + plan_noop_s
-            );
-            println!(
-                "  resident: runtime {}, + employees {}, + mapped {}, + applied state {}",
+                "  resident: runtime {}, employees {}, applied state {}, mapped records {}; peak {} (planning: {})",
                 mb(rss_start),
                 mb(rss_input - rss_start),
-                mb(rss_mapped - rss_input),
-                mb(rss_applied - rss_mapped),
+                mb(rss_applied - rss_input),
+                mb(rss_mapped - rss_applied),
+                mb(peak),
+                mb(peak - rss_input)
             );
-            if reset {
-                println!(
-                    "  planning on top of that: peak {} (+{})",
-                    mb(noop_peak),
-                    mb(noop_peak - rss_applied)
-                );
-            }
-            let (peak, _) = memory().unwrap_or_default();
-            println!("  peak {}", mb(peak.max(rss_applied)));
         }
     }
     Ok(())
