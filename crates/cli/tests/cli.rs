@@ -316,3 +316,29 @@ async fn check_probes_v1_and_v2_accounts_and_fails_on_bad_credentials() {
         );
     }
 }
+
+#[tokio::test]
+async fn check_probes_every_target() {
+    let sim = sim(5).await;
+    let dir = tempdir("check-targets");
+    std::fs::write(dir.join("a-file"), "not a directory").unwrap();
+    let targets = format!(
+        "{}\n[[target]]\nname = \"hr\"\ntype = \"file\"\nsource = \"acme\"\npath = \"{ok}\"\n\n\
+         [[target]]\nname = \"broken\"\ntype = \"file\"\nsource = \"acme\"\npath = \"{bad}\"\n",
+        account(&sim.base_url(), "v1", "sim-secret"),
+        ok = dir.join("out").display(),
+        bad = dir.join("a-file").join("out").display(),
+    );
+    let config = write_config(&dir, &targets);
+    let mut cmd = bin();
+    cmd.args(["check", "--config"]).arg(&config);
+    let out = run(cmd).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("ok    personio 'acme'"), "{stdout}");
+    assert!(stdout.contains("ok    target 'hr' (file)"), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  target 'broken' (file)") && stdout.contains("not a directory"),
+        "{stdout}"
+    );
+}

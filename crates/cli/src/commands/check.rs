@@ -1,9 +1,11 @@
-//! `personio-sync check`: connectivity, credentials and attribute diagnostics per account.
+//! `personio-sync check`: connectivity, credentials and attribute diagnostics per account, and
+//! a probe of every target (reachable, credentials, what the target supports).
 
 use crate::Failure;
 use crate::config;
 use psync_model::EmployeeId;
 use psync_personio::{ApiVersion, PersonioClient};
+use psync_targets::Target;
 use std::path::PathBuf;
 
 /// Options of `personio-sync check`.
@@ -45,10 +47,23 @@ pub async fn run(args: Args) -> Result<(), Failure> {
             }
         }
     }
+    for entry in &config.targets {
+        let probe = match entry.build() {
+            Ok(target) => target.check().await.map_err(|e| e.message),
+            Err(problems) => Err(problems),
+        };
+        match probe {
+            Ok(what) => println!("ok    target '{}' ({}): {what}", entry.name, entry.kind()),
+            Err(e) => {
+                failed += 1;
+                println!("FAIL  target '{}' ({}): {e}", entry.name, entry.kind());
+            }
+        }
+    }
     if failed > 0 {
         return Err(Failure::Failed(anyhow::anyhow!(
             "{failed} of {} checks failed",
-            config.personio.len()
+            config.personio.len() + config.targets.len()
         )));
     }
     Ok(())
