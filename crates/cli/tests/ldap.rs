@@ -265,6 +265,28 @@ fn past_day() -> String {
     day.to_string()
 }
 
+/// A fresh scratch directory for one test.
+fn scratch(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The simulator with `employees` people and no rate limits, on loopback.
+async fn simulator(employees: usize) -> SimHandle {
+    psync_personio_sim::start(
+        SimConfig {
+            employees,
+            rate_limits: false,
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
 struct World {
     sim: SimHandle,
     dir: PathBuf,
@@ -305,22 +327,11 @@ impl World {
 
 #[tokio::test]
 async fn a_company_lives_through_its_lifecycle_in_openldap() {
-    let dir = std::env::temp_dir().join(format!("psync-ldap-cli-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("psync-ldap-cli");
     let Some(slapd) = Slapd::start(&dir) else {
         return;
     };
-    let sim = psync_personio_sim::start(
-        SimConfig {
-            employees: 200,
-            rate_limits: false,
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = simulator(200).await;
     let w = World {
         sim,
         config: dir.join("config.toml"),
@@ -720,22 +731,11 @@ fn parent(dn: &str) -> String {
 
 #[tokio::test]
 async fn a_company_lives_through_its_lifecycle_in_samba_ad() {
-    let dir = std::env::temp_dir().join(format!("psync-ad-cli-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("psync-ad-cli");
     let Some(samba) = Samba::start(&dir) else {
         return;
     };
-    let sim = psync_personio_sim::start(
-        SimConfig {
-            employees: 200,
-            rate_limits: false,
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = simulator(200).await;
     let config = dir.join("config.toml");
     let passwords = dir.join("passwords.tsv");
     let write_config = |policy: &str| {
@@ -995,22 +995,11 @@ async fn a_company_lives_through_its_lifecycle_in_samba_ad() {
 /// an invalid DN in the configuration is reported before anything happens.
 #[tokio::test]
 async fn refusals_are_parked_and_the_run_goes_on_in_openldap() {
-    let dir = std::env::temp_dir().join(format!("psync-ldap-bad-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("psync-ldap-bad");
     let Some(slapd) = Slapd::start(&dir) else {
         return;
     };
-    let sim = psync_personio_sim::start(
-        SimConfig {
-            employees: 60,
-            rate_limits: false,
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = simulator(60).await;
     let config = dir.join("config.toml");
     let write = |password: &str, default_ou: &str| {
         let body = format!(
@@ -1091,22 +1080,11 @@ async fn refusals_are_parked_and_the_run_goes_on_in_openldap() {
 /// department group exists join it, the others join the fallback group; nothing else is created.
 #[tokio::test]
 async fn existing_groups_and_the_fallback_in_openldap() {
-    let dir = std::env::temp_dir().join(format!("psync-ldap-groups-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("psync-ldap-groups");
     let Some(slapd) = Slapd::start(&dir) else {
         return;
     };
-    let sim = psync_personio_sim::start(
-        SimConfig {
-            employees: 80,
-            rate_limits: false,
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = simulator(80).await;
     let departments: std::collections::BTreeSet<String> = sim
         .expected_employees(psync_personio_sim::SimApi::V1)
         .into_iter()
