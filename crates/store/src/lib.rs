@@ -135,6 +135,31 @@ pub struct LogEntry {
     pub detail: Option<String>,
 }
 
+/// One journal entry: an operation's intent and, once known, its outcome or failure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JournalEntry {
+    /// The journal id.
+    pub id: i64,
+    /// The run that planned it.
+    pub run: RunId,
+    /// The target it was for.
+    pub target: String,
+    /// The person it was about.
+    pub person: EmployeeId,
+    /// The operation as planned.
+    pub operation: Operation,
+    /// When it was journaled, before the target was called.
+    pub intent_at: Timestamp,
+    /// What the target reported, when it confirmed.
+    pub outcome: Option<Outcome>,
+    /// The failure's kind and message, when it failed.
+    pub failure: Option<(String, String)>,
+    /// Whether it was given up for its run (planned again next run).
+    pub parked: bool,
+    /// When an outcome or failure was recorded; `None` while open.
+    pub resolved_at: Option<Timestamp>,
+}
+
 /// What [`StateStore::save_snapshot`] found, compared with the previous read of the source.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotStats {
@@ -298,6 +323,26 @@ pub trait StateStore: Send + Sync {
         person: &EmployeeId,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<LogEntry>>> + Send;
+
+    /// Every journal entry of a run, in journal order.
+    fn run_operations(&self, run: RunId) -> impl Future<Output = Result<Vec<JournalEntry>>> + Send;
+
+    /// Operations that failed or were parked and are still the latest journal entry of their
+    /// person in their target (open problems: nothing was tried since), newest first; of one
+    /// target, or of all with `None`.
+    fn parked_operations(
+        &self,
+        target: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<JournalEntry>>> + Send;
+
+    /// The latest snapshot of every employee whose id, first, last or preferred name or e-mail
+    /// contains `query` (case-insensitive), as `(source, employee)`, ordered by source and id,
+    /// at most `limit`. A blank query matches everyone.
+    fn search_employees(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<(String, Employee)>>> + Send;
 }
 
 /// Either backend, chosen at run time from a URL (see [`open`]).
@@ -499,5 +544,17 @@ impl StateStore for AnyStore {
 
     async fn person_log(&self, person: &EmployeeId, limit: usize) -> Result<Vec<LogEntry>> {
         dispatch!(self.person_log(person, limit))
+    }
+
+    async fn run_operations(&self, run: RunId) -> Result<Vec<JournalEntry>> {
+        dispatch!(self.run_operations(run))
+    }
+
+    async fn parked_operations(&self, target: Option<&str>) -> Result<Vec<JournalEntry>> {
+        dispatch!(self.parked_operations(target))
+    }
+
+    async fn search_employees(&self, query: &str, limit: usize) -> Result<Vec<(String, Employee)>> {
+        dispatch!(self.search_employees(query, limit))
     }
 }

@@ -10,8 +10,8 @@ use super::{BEGIN_WRITE, Db, LOCK_MIGRATIONS, LOCK_SOURCE, MIGRATIONS, Store};
 use crate::codec::{from_json, hash_hex, time_from_db, time_to_db, to_i64, to_json};
 use crate::error::{Result, StoreError, db};
 use crate::{
-    Confirmation, LogEntry, MAX_HISTORY_VERSIONS, RunId, RunRecord, RunStatus, SnapshotStats,
-    StateStore,
+    Confirmation, JournalEntry, LogEntry, MAX_HISTORY_VERSIONS, RunId, RunRecord, RunStatus,
+    SnapshotStats, StateStore,
 };
 use jiff::Timestamp;
 use psync_model::{AppliedAccount, Employee, EmployeeId, MatchBy, Operation, Outcome, Plan};
@@ -159,6 +159,47 @@ fn log_from_row(row: LogRow) -> Result<LogEntry> {
         action,
         result,
         detail,
+    })
+}
+
+/// A journal row as stored.
+type JournalRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    bool,
+    Option<i64>,
+);
+
+/// The columns of [`JournalRow`], from a `journal j`, as a literal for `concat!`.
+macro_rules! journal_columns {
+    () => {
+        "SELECT j.id, j.run_id, j.target, j.person, j.operation, j.intent_at_ns, j.outcome,
+         j.failure_kind, j.failure_message, j.parked, j.resolved_at_ns FROM journal j "
+    };
+}
+
+fn journal_from_row(row: JournalRow) -> Result<JournalEntry> {
+    let (id, run, target, person, operation, intent, outcome, kind, message, parked, resolved) =
+        row;
+    let what = || format!("journal entry {id}");
+    Ok(JournalEntry {
+        id,
+        run,
+        target,
+        person: EmployeeId::new(person),
+        operation: from_json(&operation, what)?,
+        intent_at: time_from_db(intent, what)?,
+        outcome: outcome.map(|o| from_json(&o, what)).transpose()?,
+        failure: kind.map(|kind| (kind, message.unwrap_or_default())),
+        parked,
+        resolved_at: resolved.map(|at| time_from_db(at, what)).transpose()?,
     })
 }
 
@@ -831,5 +872,70 @@ impl StateStore for Store {
         .into_iter()
         .map(log_from_row)
         .collect()
+    }
+
+    async fn run_operations(&self, run: RunId) -> Result<Vec<JournalEntry>> {
+        sqlx::query_as::<Db, JournalRow>(concat!(
+            journal_columns!(),
+            "WHERE j.run_id = $1 ORDER BY j.id"
+        ))
+        .bind(run)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading a run's operations"))?
+        .into_iter()
+        .map(journal_from_row)
+        .collect()
+    }
+
+    async fn parked_operations(&self, target: Option<&str>) -> Result<Vec<JournalEntry>> {
+        sqlx::query_as::<Db, JournalRow>(concat!(
+            journal_columns!(),
+            "WHERE j.failure_kind IS NOT NULL AND (CAST($1 AS TEXT) IS NULL OR j.target = $1)
+               AND NOT EXISTS (
+                 SELECT 1 FROM journal later
+                 WHERE later.target = j.target AND later.person = j.person
+                   AND later.id > j.id)
+             ORDER BY j.id DESC"
+        ))
+        .bind(target)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading parked operations"))?
+        .into_iter()
+        .map(journal_from_row)
+        .collect()
+    }
+
+    async fn search_employees(&self, query: &str, limit: usize) -> Result<Vec<(String, Employee)>> {
+        let rows = sqlx::query_as::<Db, (String, String, i64, String)>(
+            "SELECT l.source, l.person, l.version, v.data FROM employee_latest l
+             JOIN employee_versions v
+               ON v.source = l.source AND v.person = l.person AND v.version = l.version
+             ORDER BY l.source, l.person",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("searching employees"))?;
+        let needle = query.trim().to_lowercase();
+        let hit = |text: &str| text.to_lowercase().contains(&needle);
+        let mut found = Vec::new();
+        for (source, person, version, data) in rows {
+            if found.len() >= limit {
+                break;
+            }
+            let what = || format!("version {version} of employee {person}");
+            let employee: Employee = from_json(&data, what)?;
+            let matches = needle.is_empty()
+                || hit(employee.id.as_str())
+                || hit(&employee.first_name)
+                || hit(&employee.last_name)
+                || employee.preferred_name.as_deref().is_some_and(hit)
+                || employee.email.as_deref().is_some_and(hit);
+            if matches {
+                found.push((source, employee));
+            }
+        }
+        Ok(found)
     }
 }

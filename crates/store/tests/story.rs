@@ -165,6 +165,35 @@ async fn story(store: &impl StateStore) {
     assert_eq!(store.last_read_count("personio").await.unwrap(), Some(3));
     assert_eq!(store.last_read_count("elsewhere").await.unwrap(), None);
 
+    // Search over the latest snapshot: id, names and e-mail, case-insensitive, limited.
+    let names = |found: Vec<(String, Employee)>| -> Vec<(String, String)> {
+        found
+            .into_iter()
+            .map(|(source, e)| (source, e.last_name))
+            .collect()
+    };
+    assert_eq!(
+        names(store.search_employees("öZTÜRK", 10).await.unwrap()),
+        vec![("personio".to_owned(), "Öztürk".to_owned())]
+    );
+    assert_eq!(
+        names(store.search_employees("GRACE.2@acme", 10).await.unwrap()),
+        vec![("personio".to_owned(), "Hopper".to_owned())]
+    );
+    assert_eq!(
+        names(store.search_employees("1", 10).await.unwrap()),
+        vec![("personio".to_owned(), "Lovelace".to_owned())]
+    );
+    assert_eq!(store.search_employees("", 2).await.unwrap().len(), 2);
+    assert_eq!(store.search_employees(" ", 10).await.unwrap().len(), 3);
+    assert!(
+        store
+            .search_employees("nobody", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
     // Three creates in `files`, journaled before the target is called.
     let j1 = store
         .journal_intent(run1, "files", &create(1), at(2))
@@ -236,6 +265,80 @@ async fn story(store: &impl StateStore) {
         "applied state holds confirmed operations only"
     );
     assert!(store.applied("directory").await.unwrap().is_empty());
+
+    // The run's journal, in order: two confirmed, one parked, one still open.
+    let ops = store.run_operations(run1).await.unwrap();
+    let ids: Vec<_> = ops.iter().map(|e| e.id).collect();
+    assert_eq!(ids, vec![j1, j2, j3, j4]);
+    assert_eq!(
+        ops[0].outcome,
+        Some(Outcome::Created {
+            remote_id: "u-1".into()
+        })
+    );
+    assert_eq!(ops[0].operation, create(1));
+    assert_eq!(ops[0].intent_at, at(2));
+    assert_eq!(ops[0].resolved_at, Some(at(3)));
+    assert_eq!(
+        ops[2].failure,
+        Some(("rejected".into(), "email already taken".into()))
+    );
+    assert!(ops[2].parked && ops[2].outcome.is_none());
+    assert_eq!(
+        (ops[3].target.as_str(), ops[3].resolved_at),
+        ("directory", None)
+    );
+    assert!(store.run_operations(run1 + 1000).await.unwrap().is_empty());
+    let failed = store.parked_operations(None).await.unwrap();
+    assert_eq!(failed.len(), 1, "only the parked entry is an open problem");
+    assert_eq!((failed[0].id, &failed[0].person), (j3, &id(3)));
+    // A failure stays a problem until the person's next operation in that target; the newest
+    // attempt is the one listed.
+    let retried = store
+        .journal_intent(run1, "scratch", &create(9), at(5))
+        .await
+        .unwrap();
+    store
+        .fail(retried, "transient", "timed out", false, at(5))
+        .await
+        .unwrap();
+    let again = store
+        .journal_intent(run1, "scratch", &create(9), at(5))
+        .await
+        .unwrap();
+    store
+        .fail(again, "transient", "timed out again", false, at(5))
+        .await
+        .unwrap();
+    let failed = store.parked_operations(None).await.unwrap();
+    let ids: Vec<_> = failed.iter().map(|e| (e.id, e.parked)).collect();
+    assert_eq!(ids, vec![(again, false), (j3, true)]);
+    let scratch: Vec<_> = store
+        .parked_operations(Some("scratch"))
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(scratch, vec![again]);
+    assert!(
+        store
+            .parked_operations(Some("nowhere"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let fixed = store
+        .journal_intent(run1, "scratch", &create(9), at(6))
+        .await
+        .unwrap();
+    store
+        .confirm(fixed, "scratch", &id(9), &Outcome::Applied, None, at(6))
+        .await
+        .unwrap();
+    let failed = store.parked_operations(None).await.unwrap();
+    assert_eq!(failed.len(), 1, "the confirmed retry closed the problem");
+    assert_eq!(failed[0].id, j3);
 
     // An operation is resolved once; a journal id is tied to its target and person.
     let twice = store
