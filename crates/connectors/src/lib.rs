@@ -1,11 +1,11 @@
 //! The closed set of targets, chosen once from configuration: [`TargetConfig`] (per-type
 //! keys, tagged by `type`) and [`AnyTarget`] (enum dispatch implementing [`Target`]).
 //!
-//! Each connector lives in its own crate (file in `psync-targets`, SCIM and REST in
+//! Each connector lives in its own crate (file in `psync-targets`, SCIM in
 //! `psync-target-http`, LDAP/AD in `psync-target-ldap`); this crate only names them.
 
 use psync_model::{EmployeeId, GroupPath, Operation, Outcome, TargetRecord};
-use psync_target_http::{RestConfig, RestTarget, ScimConfig, ScimTarget};
+use psync_target_http::{ScimConfig, ScimTarget};
 use psync_target_ldap::{LdapConfig, LdapTarget};
 use psync_targets::file::{FileConfig, FileTarget};
 use psync_targets::testkit::Inspect;
@@ -13,7 +13,7 @@ use psync_targets::{ConfigProblem, RunInfo, RunReport, Target, TargetError};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 
-/// The per-type keys of a `[[target]]`, tagged by `type` (`file`, `scim`, `rest`, `ldap`).
+/// The per-type keys of a `[[target]]`, tagged by `type` (`file`, `scim`, `ldap`).
 ///
 /// The CLI owns the surrounding table (`name`, `source`, `mapping`…) and may flatten this enum
 /// into it; each variant's struct denies unknown fields itself.
@@ -24,8 +24,6 @@ pub enum TargetConfig {
     File(FileConfig),
     /// A SCIM 2.0 service provider.
     Scim(ScimConfig),
-    /// A JSON REST API driven by request templates (per operation or a batch "users/sync").
-    Rest(RestConfig),
     /// An LDAP directory: Active Directory or OpenLDAP.
     Ldap(LdapConfig),
 }
@@ -34,7 +32,6 @@ pub enum TargetConfig {
 pub const KINDS: &[(&str, &[&str])] = &[
     ("file", psync_targets::file::FILE_KEYS),
     ("scim", psync_target_http::SCIM_KEYS),
-    ("rest", psync_target_http::REST_KEYS),
     ("ldap", psync_target_ldap::LDAP_KEYS),
 ];
 
@@ -52,7 +49,6 @@ impl TargetConfig {
         match self {
             TargetConfig::File(_) => "file",
             TargetConfig::Scim(_) => "scim",
-            TargetConfig::Rest(_) => "rest",
             TargetConfig::Ldap(_) => "ldap",
         }
     }
@@ -62,7 +58,6 @@ impl TargetConfig {
         match self {
             TargetConfig::File(config) => config.validate(),
             TargetConfig::Scim(config) => config.validate(),
-            TargetConfig::Rest(config) => config.validate(),
             TargetConfig::Ldap(config) => config.validate(),
         }
     }
@@ -72,7 +67,6 @@ impl TargetConfig {
         match self {
             TargetConfig::File(config) => FileTarget::new(name, config).map(AnyTarget::File),
             TargetConfig::Scim(config) => ScimTarget::new(name, config).map(AnyTarget::Scim),
-            TargetConfig::Rest(config) => RestTarget::new(name, config).map(AnyTarget::Rest),
             TargetConfig::Ldap(config) => LdapTarget::new(name, config).map(AnyTarget::Ldap),
         }
     }
@@ -85,8 +79,6 @@ pub enum AnyTarget {
     File(FileTarget),
     /// The SCIM 2.0 target.
     Scim(ScimTarget),
-    /// The templated REST target.
-    Rest(RestTarget),
     /// The LDAP / Active Directory target.
     Ldap(LdapTarget),
 }
@@ -97,7 +89,6 @@ macro_rules! dispatch {
         match $target {
             AnyTarget::File($t) => $call,
             AnyTarget::Scim($t) => $call,
-            AnyTarget::Rest($t) => $call,
             AnyTarget::Ldap($t) => $call,
         }
     };
@@ -180,7 +171,7 @@ mod tests {
 
     #[test]
     fn every_kind_lists_its_keys() {
-        assert_eq!(KINDS.len(), 4);
+        assert_eq!(KINDS.len(), 3);
         for (kind, keys) in KINDS {
             assert!(!keys.is_empty(), "{kind}");
             assert!(!keys.contains(&"type") && !keys.contains(&"name"), "{kind}");

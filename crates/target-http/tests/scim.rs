@@ -1,0 +1,238 @@
+//! The SCIM target against a real SCIM service provider: scim2-server from PyPI (installed
+//! by `scripts/install/scim.sh` into `.peers/scim-venv`), started per test on loopback.
+
+#![allow(clippy::unwrap_used, reason = "test code")]
+
+use psync_model::{EmployeeId, GroupPath, MatchBy, Operation, Outcome, TargetRecord, Value};
+use psync_target_http::{ScimConfig, ScimTarget};
+use psync_targets::testkit::{Inspect, MissingPerson, Suite};
+use psync_targets::{ErrorKind, Target};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const TOKEN: &str = "test-token-123";
+
+/// A scim2-server process, killed on drop.
+struct Peer {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn server_binary() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("PSYNC_SCIM2_SERVER") {
+        return Some(PathBuf::from(p));
+    }
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.peers/scim-venv/bin/scim2-server");
+    p.exists().then_some(p)
+}
+
+/// Starts scim2-server on a free loopback port; `None` (test skipped) when it is not installed
+/// and CI is not set.
+async fn peer() -> Option<Peer> {
+    let Some(bin) = server_binary() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "scim2-server is not installed: run scripts/install/scim.sh"
+        );
+        eprintln!("SKIPPED: scim2-server is not installed (scripts/install/scim.sh)");
+        return None;
+    };
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(bin)
+        .args(["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", TOKEN])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/v2");
+    let peer = Peer { child, url };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return Some(peer);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("scim2-server did not start on port {port}");
+}
+
+fn target(url: &str, token: &str) -> ScimTarget {
+    let mut config = ScimConfig::bearer(url, token);
+    config.settings_mut().record_attribute = Some("nickName".into());
+    ScimTarget::new("apps", config).unwrap()
+}
+
+fn person(id: &str, first: &str, last: &str) -> TargetRecord {
+    let mut r = TargetRecord::new(EmployeeId::new(id));
+    for (k, v) in [
+        ("first_name", first.to_string()),
+        ("last_name", last.to_string()),
+        ("email", format!("{}.{}@acme.example", first.to_lowercase(), last.to_lowercase())),
+        ("department", "Engineering".to_string()),
+        ("title", "Engineer".to_string()),
+    ] {
+        r.attributes.insert(k.into(), Value::Text(v));
+    }
+    r.groups.insert(GroupPath(vec!["Munich".into(), "Engineering".into()]));
+    r
+}
+
+fn create(record: &TargetRecord) -> Operation {
+    Operation::Create {
+        record: record.clone(),
+        match_by: MatchBy::None,
+    }
+}
+
+fn update(record: &TargetRecord, remote_id: Option<String>) -> Operation {
+    Operation::Update {
+        remote_id,
+        changes: Vec::new(),
+        groups_added: Vec::new(),
+        groups_removed: Vec::new(),
+        record: record.clone(),
+    }
+}
+
+async fn users(url: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("{url}/Users?count=1000"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn passes_the_conformance_suite_against_scim2_server() {
+    let Some(peer) = peer().await else { return };
+    let url = peer.url.clone();
+    let bad = peer.url.clone();
+    let passed = Suite::new(move || target(&url, TOKEN))
+        .missing_person(MissingPerson::Restore)
+        .broken(move || target(&bad, "wrong-token"))
+        .run()
+        .await
+        .unwrap_or_else(|failures| panic!("{failures}"));
+    assert!(!passed.checks.is_empty());
+}
+
+#[tokio::test]
+async fn managers_groups_conflicts_and_accounts_deleted_behind_our_back() {
+    let Some(peer) = peer().await else { return };
+    let t = target(&peer.url, TOKEN);
+    let summary = t.check().await.unwrap();
+    assert!(summary.contains("PATCH yes") && summary.contains("ETags yes"), "{summary}");
+
+    // Manager first, then the report, who points at the manager's SCIM id.
+    let boss = person("1", "Bea", "Boss");
+    let Outcome::Created { remote_id: boss_id } = t.apply(&create(&boss)).await.unwrap() else {
+        panic!("boss not created");
+    };
+    let mut rep = person("2", "Rob", "Report");
+    rep.manager = Some(EmployeeId::new("1"));
+    let Outcome::Created { remote_id: rep_id } = t.apply(&create(&rep)).await.unwrap() else {
+        panic!("report not created");
+    };
+    let all = users(&peer.url).await;
+    let rep_json = all["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["externalId"] == "2")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        rep_json["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"]["value"],
+        boss_id.as_str()
+    );
+    assert_eq!(t.read(&EmployeeId::new("2")).await.unwrap().unwrap(), rep);
+
+    // A create of someone already there (a rerun) changes nothing and never duplicates.
+    assert_eq!(t.apply(&create(&rep)).await.unwrap(), Outcome::Unchanged);
+    assert_eq!(users(&peer.url).await["totalResults"], 2);
+
+    // Someone else's account holds the userName: a conflict, not a takeover.
+    let mut clash = person("3", "Rob", "Report");
+    clash.attributes.insert("first_name".into(), Value::Text("Robin".into()));
+    let err = t.apply(&create(&clash)).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Conflict, "{err}");
+
+    // Moves change groups: joined the new one, left the old one.
+    let mut moved = rep.clone();
+    moved.groups = [GroupPath(vec!["Berlin".into(), "Sales".into()])].into();
+    moved.attributes.insert("title".into(), Value::Text("Seller".into()));
+    assert_eq!(t.apply(&update(&moved, Some(rep_id.clone()))).await.unwrap(), Outcome::Applied);
+    assert_eq!(t.read(&EmployeeId::new("2")).await.unwrap().unwrap(), moved);
+    assert_eq!(t.apply(&update(&moved, Some(rep_id.clone()))).await.unwrap(), Outcome::Unchanged);
+
+    // Deleted in the service provider by someone else: the next update creates it again.
+    reqwest::Client::new()
+        .delete(format!("{}/Users/{rep_id}", peer.url))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(t.apply(&update(&moved, Some(rep_id))).await.unwrap(), Outcome::Applied);
+    assert_eq!(t.read(&EmployeeId::new("2")).await.unwrap().unwrap(), moved);
+    assert_eq!(users(&peer.url).await["totalResults"], 2);
+}
+
+#[tokio::test]
+async fn an_etag_conflict_is_a_conflict_and_the_next_attempt_converges() {
+    let Some(peer) = peer().await else { return };
+    let t = target(&peer.url, TOKEN);
+    let rec = person("7", "Eve", "Etag");
+    let Outcome::Created { remote_id } = t.apply(&create(&rec)).await.unwrap() else {
+        panic!("not created");
+    };
+    // Another writer changes the user between our read and our write: an If-Match with the
+    // version we read gets 412, which the target reports as a conflict.
+    let http = reqwest::Client::new();
+    let user: serde_json::Value = http
+        .get(format!("{}/Users/{remote_id}", peer.url))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stale = user["meta"]["version"].as_str().unwrap().to_string();
+    let patch = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "value": {"title": "Changed elsewhere"}}]});
+    http.patch(format!("{}/Users/{remote_id}", peer.url))
+        .bearer_auth(TOKEN)
+        .header("Content-Type", "application/scim+json")
+        .body(patch.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = http
+        .patch(format!("{}/Users/{remote_id}", peer.url))
+        .bearer_auth(TOKEN)
+        .header("Content-Type", "application/scim+json")
+        .header("If-Match", stale)
+        .body(patch.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 412, "the peer enforces ETags");
+    // The target always reads the current version first, so its own update converges.
+    let mut newer = rec.clone();
+    newer.attributes.insert("title".into(), Value::Text("Lead".into()));
+    assert_eq!(t.apply(&update(&newer, Some(remote_id))).await.unwrap(), Outcome::Applied);
+    assert_eq!(t.read(&EmployeeId::new("7")).await.unwrap().unwrap(), newer);
+}
