@@ -23,6 +23,12 @@ pub struct Config {
     pub personio: Vec<AccountConfig>,
     /// Targets, in file order; names are unique.
     pub targets: Vec<TargetEntry>,
+    /// `[service]`: how `serve` listens, authenticates and takes webhooks.
+    pub service: ServiceConfig,
+    /// `[schedule]`: one scheduled job per target.
+    pub jobs: Vec<psync_server::schedule::Job>,
+    /// `[notify]`: where notifications go.
+    pub notify: psync_server::notify::NotifySettings,
 }
 
 /// The default state store when `state` is not set.
@@ -156,7 +162,9 @@ fn list(problems: &[Problem]) -> String {
         .join("\n")
 }
 
-const TOP_KEYS: &[&str] = &["state", "personio", "target"];
+const TOP_KEYS: &[&str] = &[
+    "state", "personio", "target", "service", "schedule", "notify",
+];
 /// What a key's value must look like; checked for every key before deserializing, so that
 /// every wrong value is reported (serde alone stops at the first).
 #[derive(Debug, Clone, Copy)]
@@ -166,6 +174,8 @@ enum Kind {
     Boolean,
     Table,
     OneOf(&'static [&'static str]),
+    /// An array of strings.
+    Strings,
 }
 
 const PERSONIO_KEYS: &[(&str, Kind)] = &[
@@ -204,6 +214,13 @@ fn check_keys(
             | (Kind::Integer, toml::Value::Integer(_))
             | (Kind::Boolean, toml::Value::Boolean(_))
             | (Kind::Table, toml::Value::Table(_)) => None,
+            (Kind::Strings, toml::Value::Array(items)) if items.iter().all(toml::Value::is_str) => {
+                None
+            }
+            (Kind::Strings, other) => Some(format!(
+                "expected an array of strings, found {}",
+                other.type_str()
+            )),
             (Kind::OneOf(allowed), toml::Value::String(s)) if allowed.contains(&s.as_str()) => None,
             (Kind::OneOf(allowed), toml::Value::String(s)) => Some(format!(
                 "'{s}' is not allowed; use one of: {}",
@@ -417,11 +434,37 @@ pub fn parse(
         }
     }
     let targets = parse_targets(&table, &account_names, &at, &mut problems);
+    let target_names: Vec<String> = match table.get("target") {
+        Some(toml::Value::Array(entries)) => entries
+            .iter()
+            .filter_map(|e| e.get("name").and_then(toml::Value::as_str))
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let sections = service::parse(
+        &table,
+        &service::Known {
+            accounts: &account_names,
+            targets: &target_names,
+            target_sources: &targets
+                .iter()
+                .map(|t| (t.name.clone(), t.source.clone()))
+                .collect::<Vec<_>>(),
+        },
+        base_dir,
+        env,
+        &at,
+        &mut problems,
+    );
     if problems.is_empty() {
         Ok(Config {
             state,
             personio: accounts,
             targets,
+            service: sections.service,
+            jobs: sections.jobs,
+            notify: sections.notify,
         })
     } else {
         Err(problems)
@@ -732,7 +775,7 @@ fn walk(table: &toml::de::DeTable<'_>, prefix: &str, out: &mut BTreeMap<String, 
 
 const TARGET_KEYS: &[(&str, Kind)] = &[
     ("name", Kind::Text),
-    ("type", Kind::OneOf(&["file", "rest", "scim", "ldap"])),
+    ("type", Kind::OneOf(&["file", "scim", "ldap"])),
     ("source", Kind::Text),
     ("concurrency", Kind::Integer),
     ("attempts", Kind::Integer),
@@ -857,14 +900,13 @@ fn parse_targets(
             });
             continue;
         };
+        let known: Vec<&str> = COMMON_KEYS.iter().chain(own_keys).copied().collect();
         for key in t.keys() {
-            if !COMMON_KEYS.contains(&key.as_str()) && !own_keys.contains(&key.as_str()) {
+            if !known.contains(&key.as_str()) {
                 let path = format!("{prefix}.{key}");
-                problems.push(Problem {
-                    line: at(&path),
-                    path,
-                    message: format!("'{key}' is not a setting of a {kind} target"),
-                });
+                let mut problem = unknown_key(&path, key, &known, at(&path));
+                problem.message = format!("{} (a {kind} target)", problem.message);
+                problems.push(problem);
                 ok = false;
             }
         }
@@ -1040,6 +1082,601 @@ fn parse_targets(
         }
     }
     targets
+}
+
+pub use service::ServiceConfig;
+
+/// The `[service]`, `[schedule]` and `[notify]` sections of `serve`.
+mod service {
+    use super::{Kind, Problem, check_keys, expand_env};
+    use psync_server::cron::Cron;
+    use psync_server::notify::{NoticeKind, NotifySettings, SmtpSettings};
+    use psync_server::schedule::Job;
+    use secrecy::SecretString;
+    use std::net::SocketAddr;
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    /// `[service]`, checked.
+    #[derive(Debug, Clone)]
+    pub struct ServiceConfig {
+        /// Address to listen on (default `127.0.0.1:8080`).
+        pub listen: SocketAddr,
+        /// Bearer token of the admin API and dashboard login.
+        pub admin_token: Option<SecretString>,
+        /// Where the webhook event journal lives (default `personio-sync-data`).
+        pub data_dir: PathBuf,
+        /// Quiet time per person before a webhook sync (default 2 s).
+        pub debounce: Duration,
+        /// Largest webhook body (default 64 KiB).
+        pub max_body_bytes: usize,
+        /// Headers and body must arrive within this (default 10 s).
+        pub request_timeout: Duration,
+        /// Longest wait for running syncs on shutdown (default 300 s).
+        pub shutdown_grace: Duration,
+        /// `[service.webhooks.ACCOUNT]`.
+        pub webhooks: Vec<WebhookConfig>,
+    }
+
+    /// `[service.webhooks.ACCOUNT]`, checked.
+    #[derive(Debug, Clone)]
+    pub struct WebhookConfig {
+        /// The `[[personio]]` account.
+        pub account: String,
+        /// The `Authorization` value Personio sends (current first, then a previous one
+        /// accepted during a rotation).
+        pub tokens: Vec<SecretString>,
+        /// Refuse deliveries for other companies.
+        pub company_id: Option<String>,
+        /// The URL Personio calls, for `webhooks register`.
+        pub public_url: Option<String>,
+    }
+
+    pub(super) struct Sections {
+        pub service: ServiceConfig,
+        pub jobs: Vec<Job>,
+        pub notify: NotifySettings,
+    }
+
+    pub(super) struct Known<'a> {
+        pub accounts: &'a [String],
+        pub targets: &'a [String],
+        pub target_sources: &'a [(String, String)],
+    }
+
+    const SERVICE_KEYS: &[(&str, Kind)] = &[
+        ("listen", Kind::Text),
+        ("admin_token", Kind::Text),
+        ("admin_token_file", Kind::Text),
+        ("data_dir", Kind::Text),
+        ("debounce_seconds", Kind::Integer),
+        ("max_body_kib", Kind::Integer),
+        ("request_timeout_seconds", Kind::Integer),
+        ("shutdown_grace_seconds", Kind::Integer),
+        ("webhooks", Kind::Table),
+    ];
+    const WEBHOOK_KEYS: &[(&str, Kind)] = &[
+        ("token", Kind::Text),
+        ("token_file", Kind::Text),
+        ("previous_token", Kind::Text),
+        ("previous_token_file", Kind::Text),
+        ("company_id", Kind::Text),
+        ("public_url", Kind::Text),
+    ];
+    const SCHEDULE_KEYS: &[(&str, Kind)] = &[
+        ("cron", Kind::Text),
+        ("time_zone", Kind::Text),
+        ("interval_minutes", Kind::Integer),
+        ("sources", Kind::Table),
+        ("targets", Kind::Table),
+    ];
+    const JOB_KEYS: &[(&str, Kind)] = &[
+        ("cron", Kind::Text),
+        ("time_zone", Kind::Text),
+        ("interval_minutes", Kind::Integer),
+    ];
+    const NOTIFY_KEYS: &[(&str, Kind)] = &[
+        ("dry_run", Kind::Boolean),
+        ("on", Kind::Strings),
+        ("webhook_url", Kind::Text),
+        ("webhook_url_file", Kind::Text),
+        ("smtp", Kind::Table),
+    ];
+    const SMTP_KEYS: &[(&str, Kind)] = &[
+        ("host", Kind::Text),
+        ("port", Kind::Integer),
+        ("from", Kind::Text),
+        ("to", Kind::Strings),
+        ("username", Kind::Text),
+        ("password", Kind::Text),
+        ("password_file", Kind::Text),
+    ];
+
+    /// Reads the sections' tables; each problem is reported with its key path and line.
+    struct Ctx<'a> {
+        base_dir: &'a Path,
+        env: &'a dyn Fn(&str) -> Option<String>,
+        at: &'a dyn Fn(&str) -> Option<usize>,
+        problems: &'a mut Vec<Problem>,
+    }
+
+    impl Ctx<'_> {
+        fn problem(&mut self, path: &str, message: impl Into<String>) {
+            self.problems.push(Problem {
+                path: path.to_string(),
+                line: (self.at)(path),
+                message: message.into(),
+            });
+        }
+
+        fn text(&mut self, t: &toml::Table, prefix: &str, key: &str) -> Option<String> {
+            let v = t.get(key)?.as_str()?;
+            match expand_env(v, self.env) {
+                Ok(v) => Some(v),
+                Err(m) => {
+                    self.problem(&format!("{prefix}.{key}"), m);
+                    None
+                }
+            }
+        }
+
+        fn int(
+            &mut self,
+            t: &toml::Table,
+            prefix: &str,
+            key: &str,
+            min: i64,
+            max: i64,
+        ) -> Option<u64> {
+            let v = t.get(key)?.as_integer()?;
+            if v < min || v > max {
+                self.problem(
+                    &format!("{prefix}.{key}"),
+                    format!("must be between {min} and {max}"),
+                );
+                return None;
+            }
+            u64::try_from(v).ok()
+        }
+
+        /// A secret from `key` (`${ENV}` expanded) or `key_file` (relative to the file).
+        fn secret(&mut self, t: &toml::Table, prefix: &str, key: &str) -> Option<SecretString> {
+            let file_key = format!("{key}_file");
+            match (
+                t.contains_key(key),
+                t.get(&file_key).and_then(toml::Value::as_str),
+            ) {
+                (true, Some(_)) => {
+                    self.problem(
+                        &format!("{prefix}.{key}"),
+                        format!("set either {key} or {key}_file, not both"),
+                    );
+                    None
+                }
+                (true, None) => {
+                    let v = self.text(t, prefix, key)?;
+                    if v.trim().is_empty() {
+                        self.problem(&format!("{prefix}.{key}"), "is empty");
+                        return None;
+                    }
+                    Some(SecretString::from(v))
+                }
+                (false, Some(file)) => {
+                    let full = self.base_dir.join(file);
+                    match std::fs::read_to_string(&full) {
+                        Ok(v) if !v.trim().is_empty() => Some(SecretString::from(
+                            v.trim_end_matches(['\n', '\r']).to_string(),
+                        )),
+                        Ok(_) => {
+                            self.problem(
+                                &format!("{prefix}.{file_key}"),
+                                format!("{} is empty", full.display()),
+                            );
+                            None
+                        }
+                        Err(e) => {
+                            self.problem(
+                                &format!("{prefix}.{file_key}"),
+                                format!("cannot read {}: {e}", full.display()),
+                            );
+                            None
+                        }
+                    }
+                }
+                (false, None) => None,
+            }
+        }
+
+        fn table<'t>(
+            &mut self,
+            parent: &'t toml::Table,
+            prefix: &str,
+            key: &str,
+            schema: &[(&str, Kind)],
+        ) -> Option<&'t toml::Table> {
+            let t = parent.get(key)?.as_table()?;
+            let path = if prefix.is_empty() {
+                key.to_string()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            check_keys(t, &path, schema, self.at, self.problems);
+            Some(t)
+        }
+
+        fn job_settings(
+            &mut self,
+            t: &toml::Table,
+            prefix: &str,
+            base: &(Option<Cron>, jiff::tz::TimeZone, Option<Duration>),
+        ) -> (Option<Cron>, jiff::tz::TimeZone, Option<Duration>) {
+            let mut out = base.clone();
+            if let Some(c) = self.text(t, prefix, "cron") {
+                if c.trim().is_empty() {
+                    out.0 = None;
+                } else {
+                    match Cron::parse(&c) {
+                        Ok(c) => out.0 = Some(c),
+                        Err(m) => self.problem(&format!("{prefix}.cron"), m),
+                    }
+                }
+            }
+            if let Some(z) = self.text(t, prefix, "time_zone") {
+                match jiff::tz::TimeZone::get(&z) {
+                    Ok(tz) => out.1 = tz,
+                    Err(_) => self.problem(
+                        &format!("{prefix}.time_zone"),
+                        format!("'{z}' is not a known IANA time zone (e.g. \"Europe/Berlin\"; is tzdata installed?)"),
+                    ),
+                }
+            }
+            if t.contains_key("interval_minutes") {
+                out.2 = self
+                    .int(t, prefix, "interval_minutes", 0, 7 * 24 * 60)
+                    .filter(|m| *m > 0)
+                    .map(|m| Duration::from_secs(m * 60));
+            }
+            out
+        }
+    }
+
+    pub(super) fn parse(
+        table: &toml::Table,
+        known: &Known<'_>,
+        base_dir: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        at: &dyn Fn(&str) -> Option<usize>,
+        problems: &mut Vec<Problem>,
+    ) -> Sections {
+        let mut cx = Ctx {
+            base_dir,
+            env,
+            at,
+            problems,
+        };
+        let empty = toml::Table::new();
+        // [service]
+        if let Some(v) = table.get("service").filter(|v| !v.is_table()) {
+            cx.problem(
+                "service",
+                format!("expected a table, found {}", v.type_str()),
+            );
+        }
+        let svc = cx
+            .table(table, "", "service", SERVICE_KEYS)
+            .unwrap_or(&empty);
+        let listen = match cx.text(svc, "service", "listen") {
+            Some(l) => match l.parse::<SocketAddr>() {
+                Ok(a) => a,
+                Err(_) => {
+                    cx.problem(
+                        "service.listen",
+                        format!("'{l}' is not an address such as 127.0.0.1:8080"),
+                    );
+                    SocketAddr::from(([127, 0, 0, 1], 8080))
+                }
+            },
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
+        let admin_token = cx.secret(svc, "service", "admin_token");
+        if admin_token
+            .as_ref()
+            .is_some_and(|t| secrecy::ExposeSecret::expose_secret(t).len() < 16)
+        {
+            cx.problem(
+                "service.admin_token",
+                "use at least 16 characters (e.g. `openssl rand -hex 24`)",
+            );
+        }
+        let data_dir = cx
+            .text(svc, "service", "data_dir")
+            .map(|d| base_dir.join(d))
+            .unwrap_or_else(|| base_dir.join("personio-sync-data"));
+        let debounce = Duration::from_secs(
+            cx.int(svc, "service", "debounce_seconds", 0, 3600)
+                .unwrap_or(2),
+        );
+        let max_body_bytes = cx
+            .int(svc, "service", "max_body_kib", 1, 10 * 1024)
+            .unwrap_or(64) as usize
+            * 1024;
+        let request_timeout = Duration::from_secs(
+            cx.int(svc, "service", "request_timeout_seconds", 1, 300)
+                .unwrap_or(10),
+        );
+        let shutdown_grace = Duration::from_secs(
+            cx.int(svc, "service", "shutdown_grace_seconds", 0, 86_400)
+                .unwrap_or(300),
+        );
+        let mut webhooks = Vec::new();
+        if let Some(hooks) = svc.get("webhooks").and_then(toml::Value::as_table) {
+            for (account, v) in hooks {
+                let prefix = format!("service.webhooks.{account}");
+                let Some(t) = v.as_table() else {
+                    cx.problem(&prefix, "expected a table: [service.webhooks.ACCOUNT]");
+                    continue;
+                };
+                check_keys(t, &prefix, WEBHOOK_KEYS, at, cx.problems);
+                if !known.accounts.contains(account) {
+                    cx.problem(
+                        &prefix,
+                        format!("no [[personio]] account is named '{account}'"),
+                    );
+                }
+                let mut tokens = Vec::new();
+                match cx.secret(t, &prefix, "token") {
+                    Some(tok) => tokens.push(tok),
+                    None if !t.contains_key("token") && !t.contains_key("token_file") => {
+                        cx.problem(&prefix, "missing: set token (\"${ENV_VAR}\") or token_file; it is the Authorization value Personio sends");
+                    }
+                    None => {}
+                }
+                if let Some(prev) = cx.secret(t, &prefix, "previous_token") {
+                    tokens.push(prev);
+                }
+                let company_id = cx.text(t, &prefix, "company_id");
+                let public_url = cx.text(t, &prefix, "public_url");
+                if let Some(u) = &public_url
+                    && !(u.starts_with("https://") || u.starts_with("http://"))
+                {
+                    cx.problem(
+                        &format!("{prefix}.public_url"),
+                        "must be an https:// URL that Personio can reach",
+                    );
+                }
+                webhooks.push(WebhookConfig {
+                    account: account.clone(),
+                    tokens,
+                    company_id,
+                    public_url,
+                });
+            }
+        }
+
+        // [schedule]
+        if let Some(v) = table.get("schedule").filter(|v| !v.is_table()) {
+            cx.problem(
+                "schedule",
+                format!("expected a table, found {}", v.type_str()),
+            );
+        }
+        let sched = cx
+            .table(table, "", "schedule", SCHEDULE_KEYS)
+            .unwrap_or(&empty);
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap_or(jiff::tz::TimeZone::UTC);
+        let default_cron = Cron::parse("0 2 * * *").ok();
+        let base = cx.job_settings(sched, "schedule", &(default_cron, berlin, None));
+        let mut per_source = std::collections::BTreeMap::new();
+        if let Some(sources) = sched.get("sources").and_then(toml::Value::as_table) {
+            for (name, v) in sources {
+                let prefix = format!("schedule.sources.{name}");
+                let Some(t) = v.as_table() else {
+                    cx.problem(&prefix, "expected a table");
+                    continue;
+                };
+                check_keys(t, &prefix, JOB_KEYS, at, cx.problems);
+                if !known.accounts.contains(name) {
+                    cx.problem(
+                        &prefix,
+                        format!("no [[personio]] account is named '{name}'"),
+                    );
+                }
+                per_source.insert(name.clone(), cx.job_settings(t, &prefix, &base));
+            }
+        }
+        let mut per_target = std::collections::BTreeMap::new();
+        if let Some(targets) = sched.get("targets").and_then(toml::Value::as_table) {
+            for (name, v) in targets {
+                let prefix = format!("schedule.targets.{name}");
+                let Some(t) = v.as_table() else {
+                    cx.problem(&prefix, "expected a table");
+                    continue;
+                };
+                check_keys(t, &prefix, JOB_KEYS, at, cx.problems);
+                if !known.targets.contains(name) {
+                    cx.problem(&prefix, format!("no [[target]] is named '{name}'"));
+                }
+                let source = known
+                    .target_sources
+                    .iter()
+                    .find(|(t, _)| t == name)
+                    .and_then(|(_, s)| per_source.get(s))
+                    .cloned()
+                    .unwrap_or_else(|| base.clone());
+                per_target.insert(name.clone(), cx.job_settings(t, &prefix, &source));
+            }
+        }
+        let jobs = known
+            .target_sources
+            .iter()
+            .map(|(target, source)| {
+                let (cron, time_zone, interval) = per_target
+                    .get(target)
+                    .or_else(|| per_source.get(source))
+                    .cloned()
+                    .unwrap_or_else(|| base.clone());
+                Job {
+                    target: target.clone(),
+                    cron,
+                    time_zone,
+                    interval,
+                }
+            })
+            .collect();
+
+        // [notify]
+        if let Some(v) = table.get("notify").filter(|v| !v.is_table()) {
+            cx.problem(
+                "notify",
+                format!("expected a table, found {}", v.type_str()),
+            );
+        }
+        let n = cx.table(table, "", "notify", NOTIFY_KEYS).unwrap_or(&empty);
+        let dry_run = n
+            .get("dry_run")
+            .and_then(toml::Value::as_bool)
+            .unwrap_or(false);
+        let mut on = Vec::new();
+        if let Some(items) = n.get("on").and_then(toml::Value::as_array) {
+            for item in items.iter().filter_map(toml::Value::as_str) {
+                match item {
+                    "failure" => on.push(NoticeKind::Failure),
+                    "quarantine" => on.push(NoticeKind::Quarantine),
+                    "held" => on.push(NoticeKind::Held),
+                    other => cx.problem(
+                        "notify.on",
+                        format!("'{other}' is not one of \"failure\", \"quarantine\", \"held\""),
+                    ),
+                }
+            }
+        }
+        let webhook_url = cx.secret(n, "notify", "webhook_url");
+        let mut smtp = None;
+        if let Some(t) = cx.table(n, "notify", "smtp", SMTP_KEYS) {
+            let host = cx.text(t, "notify.smtp", "host");
+            let from = cx.text(t, "notify.smtp", "from");
+            let to: Vec<String> = t
+                .get("to")
+                .and_then(toml::Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(toml::Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            for (key, missing) in [
+                ("host", host.is_none()),
+                ("from", from.is_none()),
+                ("to", to.is_empty()),
+            ] {
+                if missing && !t.contains_key(key) {
+                    cx.problem("notify.smtp", format!("missing: `{key}`"));
+                }
+            }
+            for addr in from.iter().chain(&to) {
+                if !addr.contains('@') || addr.contains(['<', '>', '\r', '\n']) {
+                    cx.problem("notify.smtp", format!("'{addr}' is not an e-mail address"));
+                }
+            }
+            let port = cx.int(t, "notify.smtp", "port", 1, 65535).unwrap_or(25) as u16;
+            let username = cx.text(t, "notify.smtp", "username");
+            let password = cx.secret(t, "notify.smtp", "password");
+            if username.is_some() != password.is_some() {
+                cx.problem("notify.smtp", "set both username and password, or neither");
+            }
+            if let (Some(host), Some(from)) = (host, from) {
+                smtp = Some(SmtpSettings {
+                    host,
+                    port,
+                    from,
+                    to,
+                    username,
+                    password,
+                });
+            }
+        }
+        Sections {
+            service: ServiceConfig {
+                listen,
+                admin_token,
+                data_dir,
+                debounce,
+                max_body_bytes,
+                request_timeout,
+                shutdown_grace,
+                webhooks,
+            },
+            jobs,
+            notify: NotifySettings {
+                webhook_url,
+                smtp,
+                dry_run,
+                on,
+            },
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #![allow(clippy::unwrap_used, reason = "tests")]
+        use crate::config::parse;
+        use secrecy::ExposeSecret;
+        use std::path::Path;
+
+        const BASE: &str = "[[personio]]\nname = \"acme\"\nclient_id = \"id\"\nclient_secret = \"s\"\n\n\
+            [[personio]]\nname = \"beta\"\nclient_id = \"id\"\nclient_secret = \"s\"\n\n\
+            [[target]]\nname = \"a1\"\ntype = \"file\"\nsource = \"acme\"\npath = \"o1\"\n\n\
+            [[target]]\nname = \"a2\"\ntype = \"file\"\nsource = \"acme\"\npath = \"o2\"\n\n\
+            [[target]]\nname = \"b1\"\ntype = \"file\"\nsource = \"beta\"\npath = \"o3\"\n\n";
+
+        fn env(name: &str) -> Option<String> {
+            (name == "HOOK").then(|| "hook-secret-value".to_string())
+        }
+
+        #[test]
+        fn without_sections_every_target_syncs_daily_at_two_in_berlin() {
+            let c = parse(BASE, Path::new("."), &env).unwrap();
+            assert_eq!(c.jobs.len(), 3);
+            for job in &c.jobs {
+                assert_eq!(job.cron.as_ref().unwrap().to_string(), "0 2 * * *");
+                assert_eq!(job.time_zone.iana_name(), Some("Europe/Berlin"));
+                assert_eq!(job.interval, None);
+            }
+            assert!(c.service.admin_token.is_none());
+            assert!(!c.notify.dry_run);
+        }
+
+        #[test]
+        fn a_target_setting_beats_its_source_which_beats_the_default() {
+            let text = format!(
+                "{BASE}[schedule]\ncron = \"0 3 * * *\"\ntime_zone = \"UTC\"\n\n\
+                 [schedule.sources.acme]\ncron = \"0 4 * * 1-5\"\ninterval_minutes = 60\n\n\
+                 [schedule.targets.a2]\ncron = \"\"\n\n\
+                 [service.webhooks.acme]\ntoken = \"Bearer ${{HOOK}}\"\n"
+            );
+            let c = parse(&text, Path::new("."), &env).unwrap();
+            let job = |n: &str| c.jobs.iter().find(|j| j.target == n).unwrap();
+            assert_eq!(job("a1").cron.as_ref().unwrap().to_string(), "0 4 * * 1-5");
+            assert_eq!(
+                job("a1").interval,
+                Some(std::time::Duration::from_secs(3600))
+            );
+            assert!(job("a2").cron.is_none(), "an empty cron switches it off");
+            assert_eq!(
+                job("a2").interval,
+                Some(std::time::Duration::from_secs(3600))
+            );
+            assert_eq!(job("b1").cron.as_ref().unwrap().to_string(), "0 3 * * *");
+            assert_eq!(job("b1").time_zone.iana_name(), Some("UTC"));
+            let hook = &c.service.webhooks[0];
+            assert_eq!(hook.tokens[0].expose_secret(), "Bearer hook-secret-value");
+            assert!(
+                !format!("{c:?}").contains("hook-secret-value"),
+                "redacted in Debug"
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -59,6 +59,11 @@ enum Command {
     Check(commands::check::Args),
     /// Print the annotated example configuration.
     DefaultConfig,
+    /// Run as a service: schedule, Personio webhooks, admin API, metrics, notifications.
+    Serve(commands::serve::Args),
+    /// Manage the Personio webhook subscriptions that feed `serve` (v2 API).
+    #[command(subcommand)]
+    Webhooks(commands::webhooks::Command),
     /// Measure: planning at scale, a full sync and a no-op resync (figures for BENCHMARKS.md).
     #[command(subcommand)]
     Bench(commands::bench::Bench),
@@ -164,6 +169,8 @@ async fn run(command: Command) -> Result<(), Failure> {
         }
         Command::Check(args) => commands::check::run(args).await,
         Command::Bench(bench) => commands::bench::run(bench).await,
+        Command::Serve(args) => commands::serve::run(args).await,
+        Command::Webhooks(command) => commands::webhooks::run(command).await,
         Command::DefaultConfig => {
             print!("{}", config::EXAMPLE);
             Ok(())

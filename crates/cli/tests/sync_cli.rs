@@ -711,19 +711,21 @@ fn unknown_target_type_is_reported() {
 }
 
 #[test]
-fn a_type_of_a_later_version_says_it_is_not_available_yet() {
+fn a_connector_checks_its_own_keys() {
+    // A key of another connector type is unknown here; a required key is named.
     let body = format!(
-        "{}\n[[target]]\nname = \"apps\"\ntype = \"scim\"\nsource = \"acme\"\n",
+        "{}\n[[target]]\nname = \"dir\"\ntype = \"ldap\"\nsource = \"acme\"\npath = \"./out\"\n",
         head()
     );
-    let line = line_of(&body, "type = \"scim\"");
+    let header = line_of(&body, "[[target]]");
+    let path = line_of(&body, "path = ");
     assert_problems(
-        "scim",
+        "ldap-keys",
         &body,
-        &[(
-            line,
-            "target[0].type: type 'scim' is not available in this version yet",
-        )],
+        &[
+            (path, "target[0].path: unknown key 'path'"),
+            (header, "target[0].url: missing field `url`"),
+        ],
     );
 }
 
@@ -944,7 +946,7 @@ fn several_problems_are_reported_in_one_run() {
     body.push_str(&file_target("e"));
     body.push_str("\n[target.policy]\nmax_shrink_percent = 500\n");
     body.push_str("\n[target.mapping.fields]\nemail = \"{{ emial }}\"\n");
-    // target[6]: not available yet
+    // target[6]: a connector key it requires is missing
     body.push_str("\n[[target]]\nname = \"f\"\ntype = \"scim\"\nsource = \"acme\"\n");
 
     let second_d = nth_line_of(&body, "name = \"d\"", 1);
@@ -975,8 +977,8 @@ fn several_problems_are_reported_in_one_run() {
                 "target[5].mapping.fields.email: target 'e': field 'email': unknown variable 'emial'",
             ),
             (
-                line_of(&body, "type = \"scim\""),
-                "target[6].type: type 'scim' is not available",
+                line_of(&body, "name = \"f\"") - 1,
+                "target[6].url: missing field `url`",
             ),
         ],
     );

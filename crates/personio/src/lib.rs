@@ -22,6 +22,7 @@ pub use config::{AccountConfig, ApiVersion, DEFAULT_APP_ID, Limits, Rate};
 pub use diagnostics::{AttributeInfo, MissingAttribute, SkippedRecord, whitelist_report};
 pub use error::{ErrorKind, PersonioError};
 pub use stats::RequestStats;
+pub use v2::{WebhookAdmin, WebhookSubscription};
 
 use psync_model::{Employee, EmployeeId};
 use std::fmt;

@@ -421,3 +421,233 @@ mod tests {
         assert_eq!(next_cursor(&last), None);
     }
 }
+
+// ---- Webhook subscriptions (`/v2/webhooks`) ----------------------------------------------
+
+/// A v2 webhook subscription as Personio reports it (the token is never read back).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WebhookSubscription {
+    /// Personio's id of the subscription.
+    pub id: String,
+    /// The URL deliveries go to.
+    pub url: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// `ENABLED` or `DISABLED`.
+    #[serde(default)]
+    pub status: String,
+    /// `NONE`, `TOKEN` or `CUSTOM`.
+    #[serde(default)]
+    pub auth_type: String,
+    /// The events sent.
+    #[serde(default)]
+    pub enabled_events: Vec<String>,
+}
+
+/// Manages the webhook subscriptions of one account through the v2 API. Writes are not
+/// retried (a repeated create would make a second subscription).
+pub struct WebhookAdmin {
+    client: reqwest::Client,
+    account: String,
+    base: String,
+    client_id: String,
+    client_secret: secrecy::SecretString,
+    app_id: String,
+}
+
+impl std::fmt::Debug for WebhookAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookAdmin")
+            .field("account", &self.account)
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl crate::PersonioClient {
+    /// A manager of the account's v2 webhook subscriptions (needs the
+    /// `personio:webhooks:read`/`write` scopes; works whatever `api` the account reads with).
+    pub fn webhook_admin(config: &crate::AccountConfig) -> Result<WebhookAdmin, PersonioError> {
+        let client = reqwest::Client::builder()
+            .timeout(config.limits.request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("personio-sync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| PersonioError::Config {
+                account: config.name.clone(),
+                message: format!("cannot build the HTTP client: {e}"),
+            })?;
+        Ok(WebhookAdmin {
+            client,
+            account: config.name.clone(),
+            base: config.base_url.trim().trim_end_matches('/').to_string(),
+            client_id: config.client_id.clone(),
+            client_secret: config.client_secret.clone(),
+            app_id: config
+                .app_id
+                .clone()
+                .filter(|a| !a.trim().is_empty())
+                .unwrap_or_else(|| crate::DEFAULT_APP_ID.to_string()),
+        })
+    }
+}
+
+impl WebhookAdmin {
+    fn unreachable(&self, url: &str, e: reqwest::Error) -> PersonioError {
+        PersonioError::Unreachable {
+            account: self.account.clone(),
+            url: url.to_string(),
+            reason: e.without_url().to_string(),
+        }
+    }
+
+    async fn token(&self) -> Result<String, PersonioError> {
+        use secrecy::ExposeSecret;
+        let url = format!("{}/v2/auth/token", self.base);
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.client_secret.expose_secret()),
+        ];
+        let response = self
+            .client
+            .post(&url)
+            .header("X-Personio-App-ID", &self.app_id)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&url, e))?;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status == 401 || status == 400 || status == 403 {
+            return Err(PersonioError::Auth {
+                account: self.account.clone(),
+                status,
+                message: body
+                    .get("error_description")
+                    .or_else(|| body.get("error"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("rejected")
+                    .to_string(),
+            });
+        }
+        crate::http::token_from(crate::ApiVersion::V2, &body)
+            .map(|(t, _)| t.to_string())
+            .ok_or_else(|| PersonioError::InvalidResponse {
+                account: self.account.clone(),
+                url,
+                status,
+                problem: "a token response without a token".into(),
+            })
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, PersonioError> {
+        let token = self.token().await?;
+        let url = format!("{}{path}", self.base);
+        let mut request = self
+            .client
+            .request(method, &url)
+            .bearer_auth(token)
+            .header("accept", "application/json")
+            .header("X-Personio-App-ID", &self.app_id);
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&url, e))?;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let detail = || {
+            json.get("detail")
+                .or_else(|| json.get("title"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| text.chars().take(200).collect())
+        };
+        match status {
+            200..=299 => Ok(json),
+            401 => Err(PersonioError::Auth {
+                account: self.account.clone(),
+                status,
+                message: detail(),
+            }),
+            403 => Err(PersonioError::Forbidden {
+                account: self.account.clone(),
+                url,
+                status,
+                message: format!(
+                    "{} (the credential needs the personio:webhooks:read/write scopes)",
+                    detail()
+                ),
+            }),
+            _ => Err(PersonioError::InvalidResponse {
+                account: self.account.clone(),
+                url,
+                status,
+                problem: detail(),
+            }),
+        }
+    }
+
+    /// Every subscription of the account.
+    pub async fn list(&self) -> Result<Vec<WebhookSubscription>, PersonioError> {
+        let mut out = Vec::new();
+        let mut path = "/v2/webhooks?limit=200".to_string();
+        for _ in 0..100 {
+            let body = self.call(reqwest::Method::GET, &path, None).await?;
+            for item in items(&body).into_iter().flatten() {
+                if let Ok(w) = serde_json::from_value::<WebhookSubscription>(item.clone()) {
+                    out.push(w);
+                }
+            }
+            match next_cursor(&body) {
+                Some(cursor) => path = format!("/v2/webhooks?limit=200&cursor={cursor}"),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Creates an ENABLED subscription sending `events` to `url` with `Authorization: token`.
+    pub async fn create(
+        &self,
+        url: &str,
+        token: &str,
+        events: &[&str],
+        description: &str,
+    ) -> Result<WebhookSubscription, PersonioError> {
+        let body = serde_json::json!({
+            "url": url,
+            "description": description,
+            "status": "ENABLED",
+            "auth_type": "TOKEN",
+            "token": token,
+            "enabled_events": events,
+        });
+        let created = self
+            .call(reqwest::Method::POST, "/v2/webhooks", Some(body))
+            .await?;
+        serde_json::from_value(created).map_err(|e| PersonioError::InvalidResponse {
+            account: self.account.clone(),
+            url: format!("{}/v2/webhooks", self.base),
+            status: 201,
+            problem: format!("an unexpected subscription: {e}"),
+        })
+    }
+
+    /// Deletes a subscription.
+    pub async fn delete(&self, id: &str) -> Result<(), PersonioError> {
+        self.call(reqwest::Method::DELETE, &format!("/v2/webhooks/{id}"), None)
+            .await
+            .map(|_| ())
+    }
+}

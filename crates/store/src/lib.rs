@@ -136,7 +136,7 @@ pub struct LogEntry {
 }
 
 /// One journal entry: an operation's intent and, once known, its outcome or failure.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JournalEntry {
     /// The journal id.
     pub id: i64,

@@ -4,5 +4,7 @@ pub mod bench;
 pub mod check;
 pub mod demo;
 pub mod employees;
+pub mod serve;
 pub mod sim;
 pub mod sync;
+pub mod webhooks;
