@@ -66,7 +66,9 @@ impl TargetConfig {
     pub fn build(self, name: &str) -> Result<AnyTarget, Vec<ConfigProblem>> {
         match self {
             TargetConfig::File(config) => FileTarget::new(name, config).map(AnyTarget::File),
-            TargetConfig::Scim(config) => ScimTarget::new(name, config).map(AnyTarget::Scim),
+            TargetConfig::Scim(config) => {
+                ScimTarget::new(name, config).map(|t| AnyTarget::Scim(Box::new(t)))
+            }
             TargetConfig::Ldap(config) => LdapTarget::new(name, config).map(AnyTarget::Ldap),
         }
     }
@@ -77,8 +79,8 @@ impl TargetConfig {
 pub enum AnyTarget {
     /// The file target.
     File(FileTarget),
-    /// The SCIM 2.0 target.
-    Scim(ScimTarget),
+    /// The SCIM 2.0 target (boxed: it is much larger than the others).
+    Scim(Box<ScimTarget>),
     /// The LDAP / Active Directory target.
     Ldap(LdapTarget),
 }

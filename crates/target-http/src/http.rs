@@ -122,7 +122,10 @@ impl Client {
         })
     }
 
-    async fn authorize(&self, req: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder, TargetError> {
+    async fn authorize(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, TargetError> {
         Ok(match self.auth.auth {
             AuthKind::Bearer => match &self.auth.token {
                 Some(t) => req.bearer_auth(t.expose_secret()),
@@ -130,7 +133,10 @@ impl Client {
             },
             AuthKind::Basic => req.basic_auth(
                 self.auth.username.clone().unwrap_or_default(),
-                self.auth.password.as_ref().map(|p| p.expose_secret().to_string()),
+                self.auth
+                    .password
+                    .as_ref()
+                    .map(|p| p.expose_secret().to_string()),
             ),
             AuthKind::Oauth2 => {
                 let token = self.oauth_token().await?;
@@ -163,13 +169,9 @@ impl Client {
             form.push(("scope", scope.clone()));
         }
         let target = &self.target;
-        let resp = self
-            .http
-            .post(&url)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| TargetError::transient(format!("{target}: token request to {url}: {}", plain(&e))))?;
+        let resp = self.http.post(&url).form(&form).send().await.map_err(|e| {
+            TargetError::transient(format!("{target}: token request to {url}: {}", plain(&e)))
+        })?;
         let status = resp.status().as_u16();
         if status == 400 || status == 401 || status == 403 {
             return Err(TargetError::fatal(format!(
@@ -187,7 +189,10 @@ impl Client {
             expires_in: Option<u64>,
         }
         let token: Token = resp.json().await.map_err(|e| {
-            TargetError::transient(format!("{target}: the OAuth2 token answer is not a token: {}", plain(&e)))
+            TargetError::transient(format!(
+                "{target}: the OAuth2 token answer is not a token: {}",
+                plain(&e)
+            ))
         })?;
         // Renewed a minute early, so no request carries a token that expires on its way.
         let life = Duration::from_secs(token.expires_in.unwrap_or(300).saturating_sub(60).max(1));
@@ -244,7 +249,10 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok());
             let text = resp.text().await.map_err(|e| {
-                TargetError::transient(format!("{target}: {what}: reading the answer: {}", plain(&e)))
+                TargetError::transient(format!(
+                    "{target}: {what}: reading the answer: {}",
+                    plain(&e)
+                ))
             })?;
             let body = if text.trim().is_empty() {
                 serde_json::Value::Null
@@ -340,7 +348,11 @@ pub fn expand(secret: &SecretString) -> Result<SecretString, String> {
         let name = &after[..end];
         match std::env::var(name) {
             Ok(value) => out.push_str(&value),
-            Err(_) => return Err(format!("refers to ${{{name}}}, which is not set in the environment")),
+            Err(_) => {
+                return Err(format!(
+                    "refers to ${{{name}}}, which is not set in the environment"
+                ));
+            }
         }
         rest = &after[end + 1..];
     }

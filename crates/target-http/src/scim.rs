@@ -263,15 +263,20 @@ impl ScimTarget {
 
     /// The users whose `attribute` equals `value`.
     async fn find(&self, attribute: &str, value: &str) -> Result<Vec<Json>, TargetError> {
-        let filter = format!("{attribute} eq \"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""));
-        let url = format!(
-            "{}/Users?filter={}",
-            self.base,
-            form_encode(&filter)
+        let filter = format!(
+            "{attribute} eq \"{}\"",
+            value.replace('\\', "\\\\").replace('"', "\\\"")
         );
+        let url = format!("{}/Users?filter={}", self.base, form_encode(&filter));
         let a = self
             .client
-            .send(Method::GET, &url, None, None, &format!("looking up {attribute}"))
+            .send(
+                Method::GET,
+                &url,
+                None,
+                None,
+                &format!("looking up {attribute}"),
+            )
             .await?;
         if a.status != 200 {
             return Err(self.client.refusal(&format!("looking up {attribute}"), &a));
@@ -298,7 +303,10 @@ impl ScimTarget {
 
     async fn get_user(&self, id: &str) -> Result<Option<(Json, Option<String>)>, TargetError> {
         let url = format!("{}/Users/{id}", self.base);
-        let a = self.client.send(Method::GET, &url, None, None, "reading a user").await?;
+        let a = self
+            .client
+            .send(Method::GET, &url, None, None, "reading a user")
+            .await?;
         match a.status {
             200 => {
                 let etag = a.etag.or_else(|| {
@@ -331,7 +339,11 @@ impl ScimTarget {
             0 => Ok(None),
             1 => {
                 let user = found.remove(0);
-                let id = user.get("id").and_then(Json::as_str).unwrap_or_default().to_string();
+                let id = user
+                    .get("id")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 self.get_user(&id).await
             }
             n => Err(TargetError::conflict(format!(
@@ -342,7 +354,10 @@ impl ScimTarget {
     }
 
     /// The SCIM id of the manager (by `externalId`), if they have an account.
-    async fn manager_id(&self, manager: Option<&EmployeeId>) -> Result<Option<String>, TargetError> {
+    async fn manager_id(
+        &self,
+        manager: Option<&EmployeeId>,
+    ) -> Result<Option<String>, TargetError> {
         let Some(manager) = manager else {
             return Ok(None);
         };
@@ -386,7 +401,10 @@ impl ScimTarget {
             user.insert("title".into(), json!(v));
         }
         if let Some(v) = text("email") {
-            user.insert("emails".into(), json!([{"value": v, "type": "work", "primary": true}]));
+            user.insert(
+                "emails".into(),
+                json!([{"value": v, "type": "work", "primary": true}]),
+            );
         }
         if let Some(v) = text("phone") {
             user.insert("phoneNumbers".into(), json!([{"value": v, "type": "work"}]));
@@ -423,7 +441,11 @@ impl ScimTarget {
     }
 
     /// Creates the user, or finds it after a 409 (never a duplicate).
-    async fn create(&self, record: &TargetRecord, match_by: MatchBy) -> Result<Outcome, TargetError> {
+    async fn create(
+        &self,
+        record: &TargetRecord,
+        match_by: MatchBy,
+    ) -> Result<Outcome, TargetError> {
         let manager = self.manager_id(record.manager.as_ref()).await?;
         // An account with this person's externalId exists already.
         if let Some((user, etag)) = self.locate(&record.person, None).await? {
@@ -450,7 +472,10 @@ impl ScimTarget {
         let body = self.resource(record, manager.as_deref());
         let url = format!("{}/Users", self.base);
         let what = format!("creating person {}", record.person);
-        let a = self.client.send(Method::POST, &url, Some(&body), None, &what).await?;
+        let a = self
+            .client
+            .send(Method::POST, &url, Some(&body), None, &what)
+            .await?;
         match a.status {
             200 | 201 => {
                 let id = id_of(&a.body)?;
@@ -459,7 +484,10 @@ impl ScimTarget {
             }
             409 => {
                 // Someone holds the userName: adopt only as the policy allows.
-                let user_name = body.get("userName").and_then(Json::as_str).unwrap_or_default();
+                let user_name = body
+                    .get("userName")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default();
                 let holder = self.find("userName", user_name).await?;
                 let Some(user) = holder.first() else {
                     return Err(self.client.refusal(&what, &a));
@@ -480,7 +508,10 @@ impl ScimTarget {
                 }
                 let id = id_of(user)?;
                 let (user, etag) = self.get_user(&id).await?.ok_or_else(|| {
-                    TargetError::transient(format!("SCIM target '{}': {what}: the existing account vanished", self.name))
+                    TargetError::transient(format!(
+                        "SCIM target '{}': {what}: the existing account vanished",
+                        self.name
+                    ))
                 })?;
                 self.converge(record, &user, etag.as_deref()).await?;
                 Ok(Outcome::Adopted {
@@ -494,7 +525,12 @@ impl ScimTarget {
 
     /// Brings an existing user to `record`: one PATCH (or PUT) when anything differs, then the
     /// group memberships. `Ok(false)` when nothing had to change.
-    async fn converge(&self, record: &TargetRecord, user: &Json, etag: Option<&str>) -> Result<bool, TargetError> {
+    async fn converge(
+        &self,
+        record: &TargetRecord,
+        user: &Json,
+        etag: Option<&str>,
+    ) -> Result<bool, TargetError> {
         let id = id_of(user)?;
         let manager = self.manager_id(record.manager.as_ref()).await?;
         let desired = self.resource(record, manager.as_deref());
@@ -510,13 +546,17 @@ impl ScimTarget {
                     ops.push(json!({"op": "remove", "path": key}));
                 }
                 let body = json!({"schemas": [PATCH_OP], "Operations": ops});
-                self.client.send(Method::PATCH, &url, Some(&body), if_match, &what).await?
+                self.client
+                    .send(Method::PATCH, &url, Some(&body), if_match, &what)
+                    .await?
             } else {
                 let mut full = desired.clone();
                 if let Some(obj) = full.as_object_mut() {
                     obj.insert("id".into(), json!(id));
                 }
-                self.client.send(Method::PUT, &url, Some(&full), if_match, &what).await?
+                self.client
+                    .send(Method::PUT, &url, Some(&full), if_match, &what)
+                    .await?
             };
             match a.status {
                 200 | 204 => changed = true,
@@ -536,7 +576,11 @@ impl ScimTarget {
     }
 
     /// The SCIM id of the group for `path`, creating it (with no members) when asked.
-    async fn group_id(&self, path: &GroupPath, create: bool) -> Result<Option<String>, TargetError> {
+    async fn group_id(
+        &self,
+        path: &GroupPath,
+        create: bool,
+    ) -> Result<Option<String>, TargetError> {
         let display = path.to_string();
         if let Some(id) = self.groups.lock().await.get(&display) {
             return Ok(Some(id.clone()));
@@ -544,7 +588,10 @@ impl ScimTarget {
         let _one_at_a_time = self.group_creation.lock().await;
         let filter = format!("displayName eq \"{}\"", display.replace('"', "\\\""));
         let url = format!("{}/Groups?filter={}", self.base, form_encode(&filter));
-        let a = self.client.send(Method::GET, &url, None, None, "looking up a group").await?;
+        let a = self
+            .client
+            .send(Method::GET, &url, None, None, "looking up a group")
+            .await?;
         if a.status != 200 {
             return Err(self.client.refusal("looking up a group", &a));
         }
@@ -566,7 +613,13 @@ impl ScimTarget {
                 let what = format!("creating group '{display}'");
                 let a = self
                     .client
-                    .send(Method::POST, &format!("{}/Groups", self.base), Some(&body), None, &what)
+                    .send(
+                        Method::POST,
+                        &format!("{}/Groups", self.base),
+                        Some(&body),
+                        None,
+                        &what,
+                    )
                     .await?;
                 if !(a.status == 200 || a.status == 201) {
                     return Err(self.client.refusal(&what, &a));
@@ -581,7 +634,10 @@ impl ScimTarget {
 
     async fn members(&self, group: &str) -> Result<BTreeSet<String>, TargetError> {
         let url = format!("{}/Groups/{group}", self.base);
-        let a = self.client.send(Method::GET, &url, None, None, "reading a group").await?;
+        let a = self
+            .client
+            .send(Method::GET, &url, None, None, "reading a group")
+            .await?;
         if a.status != 200 {
             return Err(self.client.refusal("reading a group", &a));
         }
@@ -591,7 +647,10 @@ impl ScimTarget {
     async fn patch_group(&self, group: &str, op: Json, what: &str) -> Result<(), TargetError> {
         let url = format!("{}/Groups/{group}", self.base);
         let body = json!({"schemas": [PATCH_OP], "Operations": [op]});
-        let a = self.client.send(Method::PATCH, &url, Some(&body), None, what).await?;
+        let a = self
+            .client
+            .send(Method::PATCH, &url, Some(&body), None, what)
+            .await?;
         if matches!(a.status, 200 | 204) {
             Ok(())
         } else {
@@ -599,7 +658,11 @@ impl ScimTarget {
         }
     }
 
-    async fn join_groups(&self, user: &str, groups: &BTreeSet<GroupPath>) -> Result<(), TargetError> {
+    async fn join_groups(
+        &self,
+        user: &str,
+        groups: &BTreeSet<GroupPath>,
+    ) -> Result<(), TargetError> {
         if self.config.groups {
             self.sync_groups(user, groups).await?;
         }
@@ -607,7 +670,11 @@ impl ScimTarget {
     }
 
     /// Makes `user` a member of exactly `wanted` among the groups it belongs to.
-    async fn sync_groups(&self, user: &str, wanted: &BTreeSet<GroupPath>) -> Result<bool, TargetError> {
+    async fn sync_groups(
+        &self,
+        user: &str,
+        wanted: &BTreeSet<GroupPath>,
+    ) -> Result<bool, TargetError> {
         let mut changed = false;
         let mut wanted_ids = BTreeSet::new();
         for path in wanted {
@@ -617,8 +684,12 @@ impl ScimTarget {
             wanted_ids.insert(group.clone());
             if !self.members(&group).await?.contains(user) {
                 let what = format!("adding a member to group '{path}'");
-                self.patch_group(&group, json!({"op": "add", "path": "members", "value": [{"value": user}]}), &what)
-                    .await?;
+                self.patch_group(
+                    &group,
+                    json!({"op": "add", "path": "members", "value": [{"value": user}]}),
+                    &what,
+                )
+                .await?;
                 changed = true;
             }
         }
@@ -626,7 +697,8 @@ impl ScimTarget {
             if !wanted_ids.contains(&group) {
                 let what = format!("removing a member from group '{display}'");
                 let path = format!("members[value eq \"{user}\"]");
-                self.patch_group(&group, json!({"op": "remove", "path": path}), &what).await?;
+                self.patch_group(&group, json!({"op": "remove", "path": path}), &what)
+                    .await?;
                 changed = true;
             }
         }
@@ -655,12 +727,24 @@ impl ScimTarget {
         let mut start = 1;
         loop {
             let url = format!("{}/Groups?startIndex={start}&count=100", self.base);
-            let a = self.client.send(Method::GET, &url, None, None, "listing groups").await?;
+            let a = self
+                .client
+                .send(Method::GET, &url, None, None, "listing groups")
+                .await?;
             if a.status != 200 {
                 return Err(self.client.refusal("listing groups", &a));
             }
-            let page = a.body.get("Resources").and_then(Json::as_array).cloned().unwrap_or_default();
-            let total = a.body.get("totalResults").and_then(Json::as_u64).unwrap_or(0) as usize;
+            let page = a
+                .body
+                .get("Resources")
+                .and_then(Json::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let total = a
+                .body
+                .get("totalResults")
+                .and_then(Json::as_u64)
+                .unwrap_or(0) as usize;
             let got = page.len();
             all.extend(page);
             if got == 0 || all.len() >= total {
@@ -671,7 +755,11 @@ impl ScimTarget {
     }
 
     /// The account as a record (for read-back).
-    async fn record_of(&self, person: &EmployeeId, user: &Json) -> Result<TargetRecord, TargetError> {
+    async fn record_of(
+        &self,
+        person: &EmployeeId,
+        user: &Json,
+    ) -> Result<TargetRecord, TargetError> {
         let id = id_of(user)?;
         let mut record = match self
             .config
@@ -721,7 +809,10 @@ impl ScimTarget {
                 .and_then(Json::as_str);
             record.manager = match manager {
                 Some(m) => match self.get_user(m).await? {
-                    Some((u, _)) => u.get("externalId").and_then(Json::as_str).map(EmployeeId::new),
+                    Some((u, _)) => u
+                        .get("externalId")
+                        .and_then(Json::as_str)
+                        .map(EmployeeId::new),
                     None => None,
                 },
                 None => None,
@@ -743,11 +834,18 @@ impl Target for ScimTarget {
     async fn check(&self) -> Result<String, TargetError> {
         let f = self.features().await?;
         let url = format!("{}/Users?count=1", self.base);
-        let a = self.client.send(Method::GET, &url, None, None, "listing users").await?;
+        let a = self
+            .client
+            .send(Method::GET, &url, None, None, "listing users")
+            .await?;
         if a.status != 200 {
             return Err(self.client.refusal("listing users", &a));
         }
-        let users = a.body.get("totalResults").and_then(Json::as_u64).unwrap_or(0);
+        let users = a
+            .body
+            .get("totalResults")
+            .and_then(Json::as_u64)
+            .unwrap_or(0);
         let yes_no = |b: bool| if b { "yes" } else { "no" };
         Ok(format!(
             "{} answers; {users} users; PATCH {} (else PUT), ETags {}, filter {}, bulk {}",
@@ -778,33 +876,55 @@ impl Target for ScimTarget {
     async fn apply(&self, op: &Operation) -> Result<Outcome, TargetError> {
         match op {
             Operation::Create { record, match_by } => self.create(record, *match_by).await,
-            Operation::Update { remote_id, record, .. }
-            | Operation::Enable { remote_id, record, .. }
-            | Operation::Disable { remote_id, record, .. } => {
+            Operation::Update {
+                remote_id, record, ..
+            }
+            | Operation::Enable {
+                remote_id, record, ..
+            }
+            | Operation::Disable {
+                remote_id, record, ..
+            } => {
                 match self.locate(&record.person, remote_id.as_deref()).await? {
                     Some((user, etag)) => {
                         let changed = self.converge(record, &user, etag.as_deref()).await?;
-                        Ok(if changed { Outcome::Applied } else { Outcome::Unchanged })
+                        Ok(if changed {
+                            Outcome::Applied
+                        } else {
+                            Outcome::Unchanged
+                        })
                     }
                     None => {
                         // Deleted in the service provider by someone else: create it again.
                         tracing::warn!(target = %self.name, person = %record.person, "The account was gone; creating it again.");
                         match self.create(record, MatchBy::ExternalId).await? {
-                            Outcome::Created { .. } | Outcome::Adopted { .. } => Ok(Outcome::Applied),
+                            Outcome::Created { .. } | Outcome::Adopted { .. } => {
+                                Ok(Outcome::Applied)
+                            }
                             other => Ok(other),
                         }
                     }
                 }
             }
-            Operation::Delete { remote_id, record, .. } => {
-                let Some((user, etag)) = self.locate(&record.person, remote_id.as_deref()).await? else {
+            Operation::Delete {
+                remote_id, record, ..
+            } => {
+                let Some((user, etag)) = self.locate(&record.person, remote_id.as_deref()).await?
+                else {
                     return Ok(Outcome::Unchanged);
                 };
                 let id = id_of(&user)?;
                 let url = format!("{}/Users/{id}", self.base);
                 let what = format!("deleting person {}", record.person);
-                let if_match = if self.features().await?.etag { etag } else { None };
-                let a = self.client.send(Method::DELETE, &url, None, if_match.as_deref(), &what).await?;
+                let if_match = if self.features().await?.etag {
+                    etag
+                } else {
+                    None
+                };
+                let a = self
+                    .client
+                    .send(Method::DELETE, &url, None, if_match.as_deref(), &what)
+                    .await?;
                 match a.status {
                     200 | 204 => Ok(Outcome::Applied),
                     404 => Ok(Outcome::Unchanged),
@@ -828,7 +948,9 @@ fn id_of(user: &Json) -> Result<String, TargetError> {
     user.get("id")
         .and_then(Json::as_str)
         .map(str::to_string)
-        .ok_or_else(|| TargetError::transient("the SCIM answer has no `id`; the operation stays pending"))
+        .ok_or_else(|| {
+            TargetError::transient("the SCIM answer has no `id`; the operation stays pending")
+        })
 }
 
 fn member_ids(group: &Json) -> BTreeSet<String> {
@@ -846,9 +968,9 @@ fn member_ids(group: &Json) -> BTreeSet<String> {
 /// Whether `have` holds every value of `want` (objects compared key by key, arrays whole).
 fn contains(have: &Json, want: &Json) -> bool {
     match (have, want) {
-        (Json::Object(h), Json::Object(w)) => w.iter().all(|(k, wv)| {
-            k == "schemas" || h.get(k).is_some_and(|hv| contains(hv, wv))
-        }),
+        (Json::Object(h), Json::Object(w)) => w
+            .iter()
+            .all(|(k, wv)| k == "schemas" || h.get(k).is_some_and(|hv| contains(hv, wv))),
         (Json::Array(h), Json::Array(w)) => {
             h.len() == w.len() && h.iter().zip(w).all(|(hv, wv)| contains(hv, wv))
         }
@@ -858,14 +980,27 @@ fn contains(have: &Json, want: &Json) -> bool {
 
 /// Writable attributes `have` sets that the desired resource no longer has.
 fn extras(have: &Json, want: &Json) -> Vec<String> {
-    const MANAGED: &[&str] = &["displayName", "title", "emails", "phoneNumbers", "photos", "name"];
+    const MANAGED: &[&str] = &[
+        "displayName",
+        "title",
+        "emails",
+        "phoneNumbers",
+        "photos",
+        "name",
+    ];
     let mut out: Vec<String> = MANAGED
         .iter()
         .filter(|k| have.get(**k).is_some() && want.get(**k).is_none())
         .map(|k| (*k).to_string())
         .collect();
     if let (Some(h), Some(w)) = (have.get(ENTERPRISE), want.get(ENTERPRISE)) {
-        for k in ["costCenter", "organization", "division", "department", "manager"] {
+        for k in [
+            "costCenter",
+            "organization",
+            "division",
+            "department",
+            "manager",
+        ] {
             if h.get(k).is_some() && w.get(k).is_none() {
                 out.push(format!("{ENTERPRISE}:{k}"));
             }
@@ -891,7 +1026,9 @@ fn form_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len() * 3);
     for b in value.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -909,17 +1046,32 @@ mod tests {
         }))
         .unwrap();
         let paths: Vec<String> = config.validate().into_iter().map(|p| p.path).collect();
-        assert_eq!(paths, ["url", "timeout_seconds", "token_url", "client_id", "client_secret"]);
-        let err = serde_json::from_value::<ScimConfig>(json!({"url": "http://x", "auth": "kerberos"}))
-            .unwrap_err();
+        assert_eq!(
+            paths,
+            [
+                "url",
+                "timeout_seconds",
+                "token_url",
+                "client_id",
+                "client_secret"
+            ]
+        );
+        let err =
+            serde_json::from_value::<ScimConfig>(json!({"url": "http://x", "auth": "kerberos"}))
+                .unwrap_err();
         assert!(err.to_string().contains("kerberos"), "{err}");
-        let err = serde_json::from_value::<ScimConfig>(json!({"url": "http://x", "tokn": "t"})).unwrap_err();
+        let err = serde_json::from_value::<ScimConfig>(json!({"url": "http://x", "tokn": "t"}))
+            .unwrap_err();
         assert!(err.to_string().contains("tokn"), "{err}");
     }
 
     #[test]
     fn secrets_stay_out_of_debug() {
-        let t = ScimTarget::new("apps", ScimConfig::bearer("http://127.0.0.1:9/v2", "hunter2-token")).unwrap();
+        let t = ScimTarget::new(
+            "apps",
+            ScimConfig::bearer("http://127.0.0.1:9/v2", "hunter2-token"),
+        )
+        .unwrap();
         assert!(!format!("{t:?}").contains("hunter2"));
     }
 
@@ -929,6 +1081,9 @@ mod tests {
         assert!(contains(&have, &json!({"b": {"c": "x"}, "l": [{"v": 1}]})));
         assert!(!contains(&have, &json!({"b": {"c": "y"}})));
         assert!(!contains(&have, &json!({"z": 1})));
-        assert_eq!(form_encode("externalId eq \"1\""), "externalId%20eq%20%221%22");
+        assert_eq!(
+            form_encode("externalId eq \"1\""),
+            "externalId%20eq%20%221%22"
+        );
     }
 }

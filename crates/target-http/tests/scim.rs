@@ -31,7 +31,8 @@ fn server_binary() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("PSYNC_SCIM2_SERVER") {
         return Some(PathBuf::from(p));
     }
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.peers/scim-venv/bin/scim2-server");
+    let p =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.peers/scim-venv/bin/scim2-server");
     p.exists().then_some(p)
 }
 
@@ -46,9 +47,20 @@ async fn peer() -> Option<Peer> {
         eprintln!("SKIPPED: scim2-server is not installed (scripts/install/scim.sh)");
         return None;
     };
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(bin)
-        .args(["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", TOKEN])
+        .args([
+            "--hostname",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--bearer-token",
+            TOKEN,
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -56,7 +68,10 @@ async fn peer() -> Option<Peer> {
     let url = format!("http://127.0.0.1:{port}/v2");
     let peer = Peer { child, url };
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return Some(peer);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -75,13 +90,21 @@ fn person(id: &str, first: &str, last: &str) -> TargetRecord {
     for (k, v) in [
         ("first_name", first.to_string()),
         ("last_name", last.to_string()),
-        ("email", format!("{}.{}@acme.example", first.to_lowercase(), last.to_lowercase())),
+        (
+            "email",
+            format!(
+                "{}.{}@acme.example",
+                first.to_lowercase(),
+                last.to_lowercase()
+            ),
+        ),
         ("department", "Engineering".to_string()),
         ("title", "Engineer".to_string()),
     ] {
         r.attributes.insert(k.into(), Value::Text(v));
     }
-    r.groups.insert(GroupPath(vec!["Munich".into(), "Engineering".into()]));
+    r.groups
+        .insert(GroupPath(vec!["Munich".into(), "Engineering".into()]));
     r
 }
 
@@ -133,7 +156,10 @@ async fn managers_groups_conflicts_and_accounts_deleted_behind_our_back() {
     let Some(peer) = peer().await else { return };
     let t = target(&peer.url, TOKEN);
     let summary = t.check().await.unwrap();
-    assert!(summary.contains("PATCH yes") && summary.contains("ETags yes"), "{summary}");
+    assert!(
+        summary.contains("PATCH yes") && summary.contains("ETags yes"),
+        "{summary}"
+    );
 
     // Manager first, then the report, who points at the manager's SCIM id.
     let boss = person("1", "Bea", "Boss");
@@ -165,17 +191,31 @@ async fn managers_groups_conflicts_and_accounts_deleted_behind_our_back() {
 
     // Someone else's account holds the userName: a conflict, not a takeover.
     let mut clash = person("3", "Rob", "Report");
-    clash.attributes.insert("first_name".into(), Value::Text("Robin".into()));
+    clash
+        .attributes
+        .insert("first_name".into(), Value::Text("Robin".into()));
     let err = t.apply(&create(&clash)).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Conflict, "{err}");
 
     // Moves change groups: joined the new one, left the old one.
     let mut moved = rep.clone();
     moved.groups = [GroupPath(vec!["Berlin".into(), "Sales".into()])].into();
-    moved.attributes.insert("title".into(), Value::Text("Seller".into()));
-    assert_eq!(t.apply(&update(&moved, Some(rep_id.clone()))).await.unwrap(), Outcome::Applied);
+    moved
+        .attributes
+        .insert("title".into(), Value::Text("Seller".into()));
+    assert_eq!(
+        t.apply(&update(&moved, Some(rep_id.clone())))
+            .await
+            .unwrap(),
+        Outcome::Applied
+    );
     assert_eq!(t.read(&EmployeeId::new("2")).await.unwrap().unwrap(), moved);
-    assert_eq!(t.apply(&update(&moved, Some(rep_id.clone()))).await.unwrap(), Outcome::Unchanged);
+    assert_eq!(
+        t.apply(&update(&moved, Some(rep_id.clone())))
+            .await
+            .unwrap(),
+        Outcome::Unchanged
+    );
 
     // Deleted in the service provider by someone else: the next update creates it again.
     reqwest::Client::new()
@@ -184,7 +224,10 @@ async fn managers_groups_conflicts_and_accounts_deleted_behind_our_back() {
         .send()
         .await
         .unwrap();
-    assert_eq!(t.apply(&update(&moved, Some(rep_id))).await.unwrap(), Outcome::Applied);
+    assert_eq!(
+        t.apply(&update(&moved, Some(rep_id))).await.unwrap(),
+        Outcome::Applied
+    );
     assert_eq!(t.read(&EmployeeId::new("2")).await.unwrap().unwrap(), moved);
     assert_eq!(users(&peer.url).await["totalResults"], 2);
 }
@@ -232,7 +275,12 @@ async fn an_etag_conflict_is_a_conflict_and_the_next_attempt_converges() {
     assert_eq!(status.as_u16(), 412, "the peer enforces ETags");
     // The target always reads the current version first, so its own update converges.
     let mut newer = rec.clone();
-    newer.attributes.insert("title".into(), Value::Text("Lead".into()));
-    assert_eq!(t.apply(&update(&newer, Some(remote_id))).await.unwrap(), Outcome::Applied);
+    newer
+        .attributes
+        .insert("title".into(), Value::Text("Lead".into()));
+    assert_eq!(
+        t.apply(&update(&newer, Some(remote_id))).await.unwrap(),
+        Outcome::Applied
+    );
     assert_eq!(t.read(&EmployeeId::new("7")).await.unwrap().unwrap(), newer);
 }
