@@ -284,3 +284,80 @@ async fn an_etag_conflict_is_a_conflict_and_the_next_attempt_converges() {
     );
     assert_eq!(t.read(&EmployeeId::new("7")).await.unwrap().unwrap(), newer);
 }
+
+/// A server that answers every request with this raw HTTP response.
+async fn canned(response: String) -> String {
+    let response: &'static str = Box::leak(response.into_boxed_str());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                let _ = conn.read(&mut buf).await;
+                let _ = conn.write_all(response.as_bytes()).await;
+                let _ = conn.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}/v2")
+}
+
+#[tokio::test]
+async fn garbage_refusals_and_outages_are_classified_and_name_the_operation() {
+    let rec = person("9", "Gus", "Garbage");
+    let answer = |status: &str, kind: &str, body: &str| {
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let cases: [(String, ErrorKind, &str); 4] = [
+        (
+            answer("200 OK", "text/html", "<html>maintenance</html>"),
+            ErrorKind::Transient,
+            "not JSON",
+        ),
+        (
+            answer("503 Service Unavailable", "text/plain", ""),
+            ErrorKind::Transient,
+            "503",
+        ),
+        (
+            answer("401 Unauthorized", "text/plain", ""),
+            ErrorKind::Fatal,
+            "credentials",
+        ),
+        (
+            answer(
+                "400 Bad Request",
+                "application/scim+json",
+                r#"{"status":"400","scimType":"invalidValue","detail":"nope!"}"#,
+            ),
+            ErrorKind::Rejected,
+            "nope!",
+        ),
+    ];
+    for (response, kind, says) in cases {
+        let url = canned(response.clone()).await;
+        let t = target(&url, TOKEN);
+        let err = t
+            .apply(&update(&rec, Some("abc".into())))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, kind, "{response}: {err}");
+        assert!(err.message.contains(says), "{err}");
+        assert!(err.message.contains("SCIM target 'apps'"), "{err}");
+    }
+    // Nothing listens: transient, the operation stays pending.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let t = target(&format!("http://127.0.0.1:{port}/v2"), TOKEN);
+    let err = t.apply(&create(&rec)).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Transient, "{err}");
+    assert!(t.check().await.is_err());
+}
