@@ -176,6 +176,20 @@ impl ScimConfig {
     }
 }
 
+/// Which group memberships an operation writes.
+#[derive(Debug, Clone, Copy)]
+enum Memberships<'a> {
+    /// Exactly the record's groups: every group is checked (adoption, repair).
+    Full,
+    /// The plan's changes only (an update).
+    Delta {
+        added: &'a [GroupPath],
+        removed: &'a [GroupPath],
+    },
+    /// None (enable, disable: memberships stay as they are).
+    Keep,
+}
+
 /// What `/ServiceProviderConfig` said.
 #[derive(Debug, Clone, Copy, Default)]
 struct Features {
@@ -197,6 +211,8 @@ pub struct ScimTarget {
     groups: Mutex<HashMap<String, String>>,
     /// Serialises group creation, so two people joining a new group create it once.
     group_creation: Mutex<()>,
+    /// Personio id → SCIM id of the accounts seen in this process (manager references).
+    ids: Mutex<HashMap<String, String>>,
 }
 
 impl ScimTarget {
@@ -232,6 +248,7 @@ impl ScimTarget {
             features: OnceCell::new(),
             groups: Mutex::new(HashMap::new()),
             group_creation: Mutex::new(()),
+            ids: Mutex::new(HashMap::new()),
         })
     }
 
@@ -361,12 +378,26 @@ impl ScimTarget {
         let Some(manager) = manager else {
             return Ok(None);
         };
+        if let Some(id) = self.ids.lock().await.get(manager.as_str()) {
+            return Ok(Some(id.clone()));
+        }
         let found = self.find("externalId", manager.as_str()).await?;
-        Ok(found
+        let id = found
             .first()
             .and_then(|u| u.get("id"))
             .and_then(Json::as_str)
-            .map(str::to_string))
+            .map(str::to_string);
+        if let Some(id) = &id {
+            self.remember(manager, id).await;
+        }
+        Ok(id)
+    }
+
+    async fn remember(&self, person: &EmployeeId, id: &str) {
+        self.ids
+            .lock()
+            .await
+            .insert(person.to_string(), id.to_string());
     }
 
     /// The full desired resource for `record`.
@@ -452,9 +483,12 @@ impl ScimTarget {
             let id = id_of(&user)?;
             let desired = self.resource(record, manager.as_deref());
             let same = contains(&user, &desired) && !has_extra(&user, &desired);
+            self.remember(&record.person, &id).await;
             if same {
                 // Exactly this record (a rerun): only the memberships may need fixing.
-                self.join_groups(&id, &record.groups).await?;
+                if self.config.groups {
+                    self.sync_groups(&id, &record.groups).await?;
+                }
                 return Ok(Outcome::Unchanged);
             }
             if match_by == MatchBy::None {
@@ -463,7 +497,8 @@ impl ScimTarget {
                     self.name, record.person
                 )));
             }
-            self.converge(record, &user, etag.as_deref()).await?;
+            self.converge(record, &user, etag.as_deref(), Memberships::Full)
+                .await?;
             return Ok(Outcome::Adopted {
                 remote_id: id,
                 matched_by: MatchBy::ExternalId,
@@ -479,7 +514,15 @@ impl ScimTarget {
         match a.status {
             200 | 201 => {
                 let id = id_of(&a.body)?;
-                self.join_groups(&id, &record.groups).await?;
+                self.remember(&record.person, &id).await;
+                // A new account is in no group yet: add it without looking.
+                if self.config.groups {
+                    for path in &record.groups {
+                        if let Some(group) = self.group_id(path, true).await? {
+                            self.add_member(&group, &id, path).await?;
+                        }
+                    }
+                }
                 Ok(Outcome::Created { remote_id: id })
             }
             409 => {
@@ -513,7 +556,8 @@ impl ScimTarget {
                         self.name
                     ))
                 })?;
-                self.converge(record, &user, etag.as_deref()).await?;
+                self.converge(record, &user, etag.as_deref(), Memberships::Full)
+                    .await?;
                 Ok(Outcome::Adopted {
                     remote_id: id,
                     matched_by: match_by,
@@ -530,6 +574,7 @@ impl ScimTarget {
         record: &TargetRecord,
         user: &Json,
         etag: Option<&str>,
+        memberships: Memberships<'_>,
     ) -> Result<bool, TargetError> {
         let id = id_of(user)?;
         let manager = self.manager_id(record.manager.as_ref()).await?;
@@ -570,9 +615,69 @@ impl ScimTarget {
             }
         }
         if self.config.groups {
-            changed |= self.sync_groups(&id, &record.groups).await?;
+            changed |= match memberships {
+                Memberships::Full => self.sync_groups(&id, &record.groups).await?,
+                Memberships::Delta { added, removed } => {
+                    self.change_groups(&id, added, removed).await?
+                }
+                Memberships::Keep => false,
+            };
         }
         Ok(changed)
+    }
+
+    /// Adds and removes the plan's group changes, checking each group's members first.
+    async fn change_groups(
+        &self,
+        user: &str,
+        added: &[GroupPath],
+        removed: &[GroupPath],
+    ) -> Result<bool, TargetError> {
+        let mut changed = false;
+        for path in added {
+            if let Some(group) = self.group_id(path, true).await?
+                && !self.members(&group).await?.contains(user)
+            {
+                self.add_member(&group, user, path).await?;
+                changed = true;
+            }
+        }
+        for path in removed {
+            if let Some(group) = self.group_id(path, false).await?
+                && self.members(&group).await?.contains(user)
+            {
+                self.remove_member(&group, user, path).await?;
+                changed = true;
+            }
+        }
+        Ok(changed)
+    }
+
+    async fn add_member(
+        &self,
+        group: &str,
+        user: &str,
+        path: &GroupPath,
+    ) -> Result<(), TargetError> {
+        let what = format!("adding a member to group '{path}'");
+        self.patch_group(
+            group,
+            json!({"op": "add", "path": "members", "value": [{"value": user}]}),
+            &what,
+        )
+        .await
+    }
+
+    async fn remove_member(
+        &self,
+        group: &str,
+        user: &str,
+        display: &(dyn std::fmt::Display + Sync),
+    ) -> Result<(), TargetError> {
+        let what = format!("removing a member from group '{display}'");
+        let path = format!("members[value eq \"{user}\"]");
+        self.patch_group(group, json!({"op": "remove", "path": path}), &what)
+            .await
     }
 
     /// The SCIM id of the group for `path`, creating it (with no members) when asked.
@@ -658,17 +763,6 @@ impl ScimTarget {
         }
     }
 
-    async fn join_groups(
-        &self,
-        user: &str,
-        groups: &BTreeSet<GroupPath>,
-    ) -> Result<(), TargetError> {
-        if self.config.groups {
-            self.sync_groups(user, groups).await?;
-        }
-        Ok(())
-    }
-
     /// Makes `user` a member of exactly `wanted` among the groups it belongs to.
     async fn sync_groups(
         &self,
@@ -683,22 +777,13 @@ impl ScimTarget {
             };
             wanted_ids.insert(group.clone());
             if !self.members(&group).await?.contains(user) {
-                let what = format!("adding a member to group '{path}'");
-                self.patch_group(
-                    &group,
-                    json!({"op": "add", "path": "members", "value": [{"value": user}]}),
-                    &what,
-                )
-                .await?;
+                self.add_member(&group, user, path).await?;
                 changed = true;
             }
         }
         for (group, display) in self.groups_of(user).await? {
             if !wanted_ids.contains(&group) {
-                let what = format!("removing a member from group '{display}'");
-                let path = format!("members[value eq \"{user}\"]");
-                self.patch_group(&group, json!({"op": "remove", "path": path}), &what)
-                    .await?;
+                self.remove_member(&group, user, &display).await?;
                 changed = true;
             }
         }
@@ -885,9 +970,24 @@ impl Target for ScimTarget {
             | Operation::Disable {
                 remote_id, record, ..
             } => {
+                let memberships = match op {
+                    Operation::Update {
+                        groups_added,
+                        groups_removed,
+                        ..
+                    } => Memberships::Delta {
+                        added: groups_added,
+                        removed: groups_removed,
+                    },
+                    // Re-enabled: the record's groups may have changed while disabled.
+                    Operation::Enable { .. } => Memberships::Full,
+                    _ => Memberships::Keep,
+                };
                 match self.locate(&record.person, remote_id.as_deref()).await? {
                     Some((user, etag)) => {
-                        let changed = self.converge(record, &user, etag.as_deref()).await?;
+                        let changed = self
+                            .converge(record, &user, etag.as_deref(), memberships)
+                            .await?;
                         Ok(if changed {
                             Outcome::Applied
                         } else {

@@ -116,11 +116,16 @@ fn create(record: &TargetRecord) -> Operation {
 }
 
 fn update(record: &TargetRecord, remote_id: Option<String>) -> Operation {
+    moved(record, remote_id, &TargetRecord::new(record.person.clone()))
+}
+
+/// An update from `before` to `record`, with the group changes the planner would list.
+fn moved(record: &TargetRecord, remote_id: Option<String>, before: &TargetRecord) -> Operation {
     Operation::Update {
         remote_id,
         changes: Vec::new(),
-        groups_added: Vec::new(),
-        groups_removed: Vec::new(),
+        groups_added: record.groups.difference(&before.groups).cloned().collect(),
+        groups_removed: before.groups.difference(&record.groups).cloned().collect(),
         record: record.clone(),
     }
 }
@@ -204,7 +209,7 @@ async fn managers_groups_conflicts_and_accounts_deleted_behind_our_back() {
         .attributes
         .insert("title".into(), Value::Text("Seller".into()));
     assert_eq!(
-        t.apply(&update(&moved, Some(rep_id.clone())))
+        t.apply(&self::moved(&moved, Some(rep_id.clone()), &rep))
             .await
             .unwrap(),
         Outcome::Applied
