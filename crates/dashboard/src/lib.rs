@@ -235,6 +235,7 @@ pub fn router(state: DashboardState) -> Router {
         .route("/people/{id}", get(pages::person))
         .route("/problems", get(pages::problems))
         .route("/problems/retry", post(pages::retry))
+        .route("/sync", post(pages::sync_now))
         .route("/dashboard.css", get(html::stylesheet))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)

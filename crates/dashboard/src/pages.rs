@@ -196,7 +196,7 @@ pub(crate) async fn overview(State(state): State<DashboardState>, headers: Heade
             held.len()
         );
     }
-    body.push_str("<h2>Targets</h2><table><tr><th>Target</th><th>Personio account</th><th>Last run</th><th>Status</th><th>Counts</th><th>Next run</th></tr>");
+    body.push_str("<h2>Targets</h2><table><tr><th>Target</th><th>Personio account</th><th>Last run</th><th>Status</th><th>Counts</th><th>Next run</th><th></th></tr>");
     for t in engine.targets() {
         let last = runs
             .iter()
@@ -222,9 +222,12 @@ pub(crate) async fn overview(State(state): State<DashboardState>, headers: Heade
             .unwrap_or_else(|| r#"<span class="muted">not scheduled</span>"#.to_owned());
         let _ = write!(
             body,
-            "<tr><td><strong>{}</strong></td><td>{}</td><td>{link}</td><td>{status}</td><td>{counts}</td><td>{next_run}</td></tr>",
+            "<tr><td><strong>{}</strong></td><td>{}</td><td>{link}</td><td>{status}</td><td>{counts}</td><td>{next_run}</td>\
+             <td><form method=\"post\" action=\"/sync\" class=\"inline\">{}<input type=\"hidden\" name=\"target\" value=\"{}\"><button type=\"submit\">Sync now</button></form></td></tr>",
             esc(&t.name),
-            esc(&t.source)
+            esc(&t.source),
+            csrf_field(&session),
+            esc(&t.name)
         );
     }
     body.push_str(
@@ -751,6 +754,41 @@ pub(crate) struct RetryForm {
     csrf: String,
     person: String,
     target: String,
+}
+
+/// The form of `POST /sync`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SyncForm {
+    #[serde(default)]
+    csrf: String,
+    target: String,
+}
+
+/// `POST /sync`: a full sync of one target now (its guards apply: a dangerous plan is held).
+pub(crate) async fn sync_now(
+    State(state): State<DashboardState>,
+    headers: HeaderMap,
+    Form(form): Form<SyncForm>,
+) -> Page {
+    let session = login_or_return!(state, headers);
+    check_csrf(&session, &form.csrf)?;
+    tracing::info!(target = %form.target, user = %session.user, "full sync from the dashboard");
+    let options = SyncOptions {
+        target: Some(form.target),
+        trigger: "dashboard".into(),
+        ..SyncOptions::default()
+    };
+    let outcome = on_engine(state.engine().clone(), move |e| {
+        Box::pin(async move { e.sync(&options, None).await })
+    })
+    .await??;
+    let to = outcome
+        .targets
+        .first()
+        .and_then(|t| t.run)
+        .map(|run| format!("/runs/{run}"))
+        .unwrap_or_else(|| "/".into());
+    Ok(Redirect::to(&to).into_response())
 }
 
 /// `POST /problems/retry`: a one-person sync (never deprovisions) of one target.

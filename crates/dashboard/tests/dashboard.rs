@@ -469,6 +469,33 @@ async fn pages_show_real_data_and_approval_applies_the_held_plan() {
         page.contains(r#"badge warn">parked"#),
         "still conflicting: {page}"
     );
+
+    // "Sync now" on the overview runs a full sync of that target, recorded as a run.
+    let (_, overview) = get(b, "/", &session).await;
+    assert!(overview.contains(r#"action="/sync""#), "{overview}");
+    let r = client()
+        .post(format!("{b}/sync"))
+        .header("cookie", &session)
+        .form(&[("csrf", csrf_of(&overview).as_str()), ("target", "files")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    let full_run: i64 = to.strip_prefix("/runs/").unwrap().parse().unwrap();
+    let record = w.engine.store().run(full_run).await.unwrap().unwrap();
+    assert_eq!(
+        (record.trigger.as_str(), full_run > retry_run),
+        ("dashboard", true)
+    );
+    let refused = client()
+        .post(format!("{b}/sync"))
+        .header("cookie", &session)
+        .form(&[("csrf", "wrong"), ("target", "files")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
