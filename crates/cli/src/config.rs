@@ -1116,6 +1116,8 @@ mod service {
         pub shutdown_grace: Duration,
         /// `[service.webhooks.ACCOUNT]`.
         pub webhooks: Vec<WebhookConfig>,
+        /// `[service.users.NAME]`: dashboard logins besides the admin token (name, password).
+        pub users: Vec<(String, SecretString)>,
     }
 
     /// `[service.webhooks.ACCOUNT]`, checked.
@@ -1154,7 +1156,9 @@ mod service {
         ("request_timeout_seconds", Kind::Integer),
         ("shutdown_grace_seconds", Kind::Integer),
         ("webhooks", Kind::Table),
+        ("users", Kind::Table),
     ];
+    const USER_KEYS: &[(&str, Kind)] = &[("password", Kind::Text), ("password_file", Kind::Text)];
     const WEBHOOK_KEYS: &[(&str, Kind)] = &[
         ("token", Kind::Text),
         ("token_file", Kind::Text),
@@ -1408,6 +1412,33 @@ mod service {
             cx.int(svc, "service", "shutdown_grace_seconds", 0, 86_400)
                 .unwrap_or(300),
         );
+        let mut users = Vec::new();
+        if let Some(table) = svc.get("users").and_then(toml::Value::as_table) {
+            for (name, v) in table {
+                let prefix = format!("service.users.{name}");
+                let Some(t) = v.as_table() else {
+                    cx.problem(
+                        &prefix,
+                        "expected a table: [service.users.NAME] with password or password_file",
+                    );
+                    continue;
+                };
+                check_keys(t, &prefix, USER_KEYS, at, cx.problems);
+                match cx.secret(t, &prefix, "password") {
+                    Some(p) if secrecy::ExposeSecret::expose_secret(&p).len() < 12 => {
+                        cx.problem(&format!("{prefix}.password"), "use at least 12 characters")
+                    }
+                    Some(p) => users.push((name.clone(), p)),
+                    None if !t.contains_key("password") && !t.contains_key("password_file") => {
+                        cx.problem(
+                            &prefix,
+                            "missing: set password (\"${ENV_VAR}\") or password_file",
+                        );
+                    }
+                    None => {}
+                }
+            }
+        }
         let mut webhooks = Vec::new();
         if let Some(hooks) = svc.get("webhooks").and_then(toml::Value::as_table) {
             for (account, v) in hooks {
@@ -1606,6 +1637,7 @@ mod service {
                 request_timeout,
                 shutdown_grace,
                 webhooks,
+                users,
             },
             jobs,
             notify: NotifySettings {

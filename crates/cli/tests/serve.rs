@@ -153,6 +153,7 @@ async fn serve_takes_webhooks_answers_the_api_and_stops_cleanly_on_sigterm() {
             "[service]\nlisten = \"127.0.0.1:{port}\"\nadmin_token_file = \"admin.token\"\n\
              debounce_seconds = 0\n\n[service.webhooks.acme]\ntoken = \"Bearer hook-secret\"\n\
              company_id = \"4711\"\npublic_url = \"http://127.0.0.1:{port}/webhooks/personio/acme\"\n\n\
+             [service.users.alice]\npassword = \"alice-password-123\"\n\n\
              [schedule]\ncron = \"0 2 * * *\"\ntime_zone = \"Europe/Berlin\"\n\n[notify]\ndry_run = true\n"
         ),
     );
@@ -206,6 +207,37 @@ async fn serve_takes_webhooks_answers_the_api_and_stops_cleanly_on_sigterm() {
         .await
         .unwrap();
     assert!(overview.status().is_redirection(), "{}", overview.status());
+    // A configured user logs in with their password; a wrong one does not.
+    for (password, ok) in [("alice-password-123", true), ("alice-password-124", false)] {
+        let no_redirect = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let form = no_redirect
+            .get(format!("{base}/login"))
+            .send()
+            .await
+            .unwrap();
+        let pre = form
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("psync_login="))
+            .map(|v| v.split(';').next().unwrap().to_owned())
+            .unwrap();
+        let page = form.text().await.unwrap();
+        let at = page.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
+        let csrf = &page[at..at + page[at..].find('"').unwrap()];
+        let r = no_redirect
+            .post(format!("{base}/login"))
+            .header("cookie", pre)
+            .form(&[("user", "alice"), ("password", password), ("csrf", csrf)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status() == 303, ok, "{password}: {}", r.status());
+    }
 
     // Register through the CLI, then hire: the person arrives through the webhook.
     let mut cmd = bin();

@@ -70,7 +70,8 @@ pub async fn run(args: Args) -> Result<(), Failure> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr().context("the listening address")?;
-    // The dashboard shares the service's engine and logs in with the same admin token.
+    // The dashboard shares the service's engine; it logs in with the admin token or a
+    // [service.users.NAME] password.
     let view = service.clone();
     let next_runs: psync_dashboard::NextRuns = Arc::new(move || {
         view.scheduler()
@@ -83,7 +84,18 @@ pub async fn run(args: Args) -> Result<(), Failure> {
         service.engine().clone(),
         service.settings().admin_token.clone(),
     )
-    .with_next_runs(next_runs);
+    .with_next_runs(next_runs)
+    .with_users(
+        config
+            .service
+            .users
+            .iter()
+            .map(|(name, password)| psync_dashboard::User {
+                name: name.clone(),
+                password: password.clone(),
+            })
+            .collect(),
+    );
     let app = service.router().merge(psync_dashboard::router(dashboard));
     let tasks = service.start();
     println!(
