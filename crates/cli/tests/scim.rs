@@ -345,3 +345,63 @@ async fn a_company_lives_through_its_lifecycle_in_scim2_server() {
     assert!(w.sync("delete_after_days = 0").await.contains("up to date"));
     let _ = std::fs::remove_dir_all(&w.dir);
 }
+
+/// A target that is down is quarantined for the run after 10 transient failures in a row:
+/// the rest is not attempted (it is planned again next run) and the run says why.
+#[tokio::test]
+async fn a_target_that_is_down_is_quarantined_for_the_run() {
+    let dir = std::env::temp_dir().join(format!("psync-scim-down-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let sim = psync_personio_sim::start(
+        SimConfig {
+            employees: 40,
+            rate_limits: false,
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    // Nothing listens on this port.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "state = \"sqlite://{state}\"\n\n[[personio]]\nname = \"acme\"\nbase_url = \"{url}\"\n\
+             client_id = \"sim-client\"\nclient_secret = \"sim-secret\"\napi = \"v1\"\nrate_limit = false\n\n\
+             [[target]]\nname = \"apps\"\ntype = \"scim\"\nsource = \"acme\"\n\
+             url = \"http://127.0.0.1:{port}/v2\"\ntoken = \"t\"\nattempts = 1\nconcurrency = 1\n",
+            state = dir.join("state.sqlite").display(),
+            url = sim.base_url(),
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_personio-sync"));
+    cmd.arg("sync").arg("--config").arg(&config);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let both = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{both}");
+    assert!(both.contains("quarantined"), "{both}");
+    assert!(
+        both.contains("10 operations in a row failed temporarily"),
+        "{both}"
+    );
+    assert!(both.contains("cannot connect"), "{both}");
+    assert!(
+        both.contains("not attempted") || both.contains("not_attempted"),
+        "{both}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
