@@ -144,26 +144,55 @@ fn describe(outcome: &Outcome) -> String {
 /// attempted is planned again next run.
 pub const QUARANTINE_AFTER: usize = 10;
 
-/// Applies one operation with retries for transient failures.
+/// Applies a chunk of operations (one at a time, or together for targets with a
+/// [`Target::batch_size`] above 1), retrying those that failed temporarily. One result per
+/// operation, in order.
 async fn apply_with_retries(
     target: &psync_connectors::AnyTarget,
-    op: &Operation,
+    ops: &[&Operation],
     attempts: u32,
-) -> Result<Outcome, TargetError> {
+) -> Vec<Result<Outcome, TargetError>> {
+    let mut results: Vec<Option<Result<Outcome, TargetError>>> = vec![None; ops.len()];
+    let mut pending: Vec<usize> = (0..ops.len()).collect();
     let mut attempt = 1;
-    loop {
-        match target.apply(op).await {
-            Err(e) if e.kind == ErrorKind::Transient && attempt < attempts.max(1) => {
-                // Jittered exponential backoff: 200 ms, 400 ms, 800 ms … ± 25 %.
-                let base = 200u64.saturating_mul(1 << (attempt - 1).min(6));
-                let jitter = (op.person().as_str().len() as u64 * 37 + u64::from(attempt) * 11)
-                    % (base / 2 + 1);
-                tokio::time::sleep(Duration::from_millis(base - base / 4 + jitter)).await;
-                attempt += 1;
+    while !pending.is_empty() {
+        let chunk: Vec<&Operation> = pending.iter().map(|&i| ops[i]).collect();
+        let outcomes = if chunk.len() == 1 {
+            vec![target.apply(chunk[0]).await]
+        } else {
+            target.apply_batch(&chunk).await
+        };
+        let mut again = Vec::new();
+        for (k, &i) in pending.iter().enumerate() {
+            let outcome = outcomes.get(k).cloned().unwrap_or_else(|| {
+                Err(TargetError::transient(format!(
+                    "{}: the batch answered {} results for {} operations",
+                    target.name(),
+                    outcomes.len(),
+                    chunk.len()
+                )))
+            });
+            match outcome {
+                Err(e) if e.kind == ErrorKind::Transient && attempt < attempts.max(1) => {
+                    again.push(i);
+                }
+                other => results[i] = Some(other),
             }
-            other => return other,
+        }
+        pending = again;
+        if let Some(&first) = pending.first() {
+            // Jittered exponential backoff: 200 ms, 400 ms, 800 ms … ± 25 %.
+            let base = 200u64.saturating_mul(1 << (attempt - 1).min(6));
+            let jitter = (ops[first].person().as_str().len() as u64 * 37 + u64::from(attempt) * 11)
+                % (base / 2 + 1);
+            tokio::time::sleep(Duration::from_millis(base - base / 4 + jitter)).await;
+            attempt += 1;
         }
     }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(TargetError::transient("not attempted"))))
+        .collect()
 }
 
 /// Splits operations into waves (indices in plan order) so that every operation whose manager
@@ -275,119 +304,135 @@ pub(crate) async fn execute(
     };
     let journal_ids = &journal_ids;
     let ops = &plan.operations;
-    let attempt = |index: usize| {
-        let op = &ops[index];
+    let batch_size = target.batch_size().max(1);
+    let attempt = |chunk: Vec<usize>| {
         let stop = &stop;
         let transient_in_a_row = &transient_in_a_row;
         let tripped = &tripped;
         let done = &done;
         async move {
             if stop.load(Ordering::SeqCst) {
-                let journal = journal_ids.as_ref().and_then(|ids| ids.get(index).copied());
-                return Ok(Step1::NotAttempted(op.clone(), journal));
+                return Ok(chunk
+                    .iter()
+                    .map(|&index| {
+                        let journal = journal_ids.as_ref().and_then(|ids| ids.get(index).copied());
+                        Step1::NotAttempted(ops[index].clone(), journal)
+                    })
+                    .collect());
             }
-            let journal = match journal_ids.as_ref().and_then(|ids| ids.get(index)) {
-                Some(id) => *id,
-                None => {
-                    store
-                        .journal_intent(run, &setup.name, op, clock.now())
-                        .await?
-                }
-            };
-            fire(
-                hook,
-                &Step::BeforeApply {
-                    target: setup.name.clone(),
-                    person: op.person().clone(),
-                },
-            )?;
-            let result = apply_with_retries(target, op, setup.attempts).await;
-            let step = match result {
-                Ok(outcome) => {
-                    fire(
-                        hook,
-                        &Step::AfterApply {
-                            target: setup.name.clone(),
-                            person: op.person().clone(),
-                        },
-                    )?;
-                    if !batched {
-                        let state = next_state(applied, op, &outcome, today);
+            let mut journals = Vec::with_capacity(chunk.len());
+            for &index in &chunk {
+                let op = &ops[index];
+                journals.push(match journal_ids.as_ref().and_then(|ids| ids.get(index)) {
+                    Some(id) => *id,
+                    None => {
                         store
-                            .confirm(
-                                journal,
-                                &setup.name,
-                                op.person(),
-                                &outcome,
-                                state.as_ref(),
-                                clock.now(),
-                            )
-                            .await?;
+                            .journal_intent(run, &setup.name, op, clock.now())
+                            .await?
+                    }
+                });
+                fire(
+                    hook,
+                    &Step::BeforeApply {
+                        target: setup.name.clone(),
+                        person: op.person().clone(),
+                    },
+                )?;
+            }
+            let chunk_ops: Vec<&Operation> = chunk.iter().map(|&index| &ops[index]).collect();
+            let results = apply_with_retries(target, &chunk_ops, setup.attempts).await;
+            let mut steps = Vec::with_capacity(chunk.len());
+            for ((op, journal), result) in chunk_ops.into_iter().zip(journals).zip(results) {
+                let step = match result {
+                    Ok(outcome) => {
                         fire(
                             hook,
-                            &Step::AfterConfirm {
+                            &Step::AfterApply {
                                 target: setup.name.clone(),
                                 person: op.person().clone(),
                             },
                         )?;
-                    }
-                    transient_in_a_row.store(0, Ordering::SeqCst);
-                    Step1::Confirmed(journal, op.clone(), outcome)
-                }
-                Err(e) => {
-                    let fatal = e.kind == ErrorKind::Fatal;
-                    if fatal {
-                        stop.store(true, Ordering::SeqCst);
-                    } else if e.kind == ErrorKind::Transient
-                        && transient_in_a_row.fetch_add(1, Ordering::SeqCst) + 1 >= QUARANTINE_AFTER
-                        && !stop.swap(true, Ordering::SeqCst)
-                    {
-                        let mut slot = tripped.lock().unwrap_or_else(|p| p.into_inner());
-                        *slot = Some(format!(
-                            "{QUARANTINE_AFTER} operations in a row failed temporarily (last: {}); \
-                             quarantined for this run, the rest is planned again next run",
-                            e.message
-                        ));
-                    } else if e.kind != ErrorKind::Transient {
-                        // The target answered (it refused this record): it is not down.
+                        if !batched {
+                            let state = next_state(applied, op, &outcome, today);
+                            store
+                                .confirm(
+                                    journal,
+                                    &setup.name,
+                                    op.person(),
+                                    &outcome,
+                                    state.as_ref(),
+                                    clock.now(),
+                                )
+                                .await?;
+                            fire(
+                                hook,
+                                &Step::AfterConfirm {
+                                    target: setup.name.clone(),
+                                    person: op.person().clone(),
+                                },
+                            )?;
+                        }
                         transient_in_a_row.store(0, Ordering::SeqCst);
+                        Step1::Confirmed(journal, op.clone(), outcome)
                     }
-                    let parked = !fatal;
-                    store
-                        .fail(journal, e.kind.as_str(), &e.message, parked, clock.now())
-                        .await?;
-                    tracing::warn!(target = %setup.name, person = %op.person(), kind = e.kind.as_str(), error = %e.message, "Operation failed.");
-                    Step1::Failed(
-                        Failure {
-                            person: op.person().clone(),
-                            action: op.kind().to_string(),
-                            kind: e.kind.as_str().to_string(),
-                            message: e.message.clone(),
-                            parked,
-                        },
-                        fatal,
-                    )
+                    Err(e) => {
+                        let fatal = e.kind == ErrorKind::Fatal;
+                        if fatal {
+                            stop.store(true, Ordering::SeqCst);
+                        } else if e.kind == ErrorKind::Transient
+                            && transient_in_a_row.fetch_add(1, Ordering::SeqCst) + 1
+                                >= QUARANTINE_AFTER
+                            && !stop.swap(true, Ordering::SeqCst)
+                        {
+                            let mut slot = tripped.lock().unwrap_or_else(|p| p.into_inner());
+                            *slot = Some(format!(
+                                "{QUARANTINE_AFTER} operations in a row failed temporarily (last: {}); \
+                             quarantined for this run, the rest is planned again next run",
+                                e.message
+                            ));
+                        } else if e.kind != ErrorKind::Transient {
+                            // The target answered (it refused this record): it is not down.
+                            transient_in_a_row.store(0, Ordering::SeqCst);
+                        }
+                        let parked = !fatal;
+                        store
+                            .fail(journal, e.kind.as_str(), &e.message, parked, clock.now())
+                            .await?;
+                        tracing::warn!(target = %setup.name, person = %op.person(), kind = e.kind.as_str(), error = %e.message, "Operation failed.");
+                        Step1::Failed(
+                            Failure {
+                                person: op.person().clone(),
+                                action: op.kind().to_string(),
+                                kind: e.kind.as_str().to_string(),
+                                message: e.message.clone(),
+                                parked,
+                            },
+                            fatal,
+                        )
+                    }
+                };
+                let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+                if let Some(progress) = progress {
+                    progress(n, total);
                 }
-            };
-            let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-            if let Some(progress) = progress {
-                progress(n, total);
+                steps.push(step);
             }
-            Ok::<_, EngineError>(step)
+            Ok::<_, EngineError>(steps)
         }
     };
     // Managers first: a person whose manager is created in this plan waits for that create, so
     // targets that reference managers by their own id (SCIM, LDAP) can resolve it.
     let mut results = Vec::with_capacity(total);
     for wave in manager_waves(&plan.operations) {
-        let part = futures::stream::iter(wave)
+        let chunks = wave.chunks(batch_size).map(<[usize]>::to_vec);
+        let part = futures::stream::iter(chunks)
             .map(attempt)
             .buffer_unordered(setup.concurrency.max(1))
             // Stops at the first engine error (store failure, injected crash): in-flight
             // operations are dropped, exactly as a crash would drop them.
             .try_collect::<Vec<_>>()
             .await?;
-        results.extend(part);
+        results.extend(part.into_iter().flatten());
     }
 
     if let Some(reason) = tripped.into_inner().unwrap_or_else(|p| p.into_inner()) {

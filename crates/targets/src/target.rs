@@ -76,6 +76,29 @@ pub trait Target: Send + Sync {
     /// Executes one operation. Idempotent: when the effect is already there, `Ok(Unchanged)`.
     fn apply(&self, op: &Operation) -> impl Future<Output = Result<Outcome, TargetError>> + Send;
 
+    /// How many operations [`apply_batch`](Target::apply_batch) takes at once. 1 (default):
+    /// the engine hands operations over one by one.
+    fn batch_size(&self) -> usize {
+        1
+    }
+
+    /// Executes several operations together (a "users/sync" API takes many users in one
+    /// request), at most [`batch_size`](Target::batch_size) of them. Returns one result per
+    /// operation, in the same order; each `Ok` is durable like one from `apply`. Default: each
+    /// operation through `apply`, in order.
+    fn apply_batch(
+        &self,
+        ops: &[&Operation],
+    ) -> impl Future<Output = Vec<Result<Outcome, TargetError>>> + Send {
+        async move {
+            let mut results = Vec::with_capacity(ops.len());
+            for op in ops {
+                results.push(self.apply(op).await);
+            }
+            results
+        }
+    }
+
     /// Completes a run (a batch target writes its output here). Default: nothing.
     fn finish(
         &self,
