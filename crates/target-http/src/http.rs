@@ -1,6 +1,6 @@
-//! The HTTP client every HTTP target shares: authentication kinds (bearer, basic, OAuth2
-//! client credentials with a cached token), a timeout on every request, and the mapping of
-//! HTTP outcomes to [`ErrorKind`]s.
+//! The HTTP client every HTTP target shares: authentication kinds (bearer, basic, API key and
+//! secret headers, OAuth2 client credentials with a cached token), a timeout on every request,
+//! an optional request rate limit, and the mapping of HTTP outcomes to [`ErrorKind`]s.
 
 use psync_targets::{ConfigProblem, ErrorKind, TargetError};
 use secrecy::{ExposeSecret, SecretString};
@@ -19,6 +19,20 @@ pub enum AuthKind {
     Basic,
     /// OAuth2 client credentials: a token from `token_url`, cached until it expires.
     Oauth2,
+    /// An API key and (optionally) a secret, each in a header of its own.
+    ApiKey,
+}
+
+impl AuthKind {
+    /// The configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthKind::Bearer => "bearer",
+            AuthKind::Basic => "basic",
+            AuthKind::Oauth2 => "oauth2",
+            AuthKind::ApiKey => "api_key",
+        }
+    }
 }
 
 /// The authentication settings of an HTTP target (flattened into its table).
@@ -42,6 +56,14 @@ pub struct AuthConfig {
     pub client_secret: Option<SecretString>,
     /// OAuth2 scope, if the server wants one.
     pub scope: Option<String>,
+    /// API key (`auth = "api_key"`).
+    pub api_key: Option<SecretString>,
+    /// API secret sent beside the key, if the API wants one.
+    pub api_secret: Option<SecretString>,
+    /// The header carrying the key (default `X-API-Key`).
+    pub api_key_header: Option<String>,
+    /// The header carrying the secret (default `X-API-Secret`).
+    pub api_secret_header: Option<String>,
 }
 
 /// The keys of [`AuthConfig`].
@@ -54,6 +76,10 @@ pub const AUTH_KEYS: &[&str] = &[
     "client_id",
     "client_secret",
     "scope",
+    "api_key",
+    "api_secret",
+    "api_key_header",
+    "api_secret_header",
 ];
 
 impl AuthConfig {
@@ -78,6 +104,22 @@ impl AuthConfig {
                 need(self.token_url.is_some(), "token_url", "oauth2");
                 need(self.client_id.is_some(), "client_id", "oauth2");
                 need(self.client_secret.is_some(), "client_secret", "oauth2");
+            }
+            AuthKind::ApiKey => need(self.api_key.is_some(), "api_key", "api_key"),
+        }
+        for key in [&self.api_key_header, &self.api_secret_header]
+            .into_iter()
+            .flatten()
+        {
+            if reqwest::header::HeaderName::from_bytes(key.as_bytes()).is_err() {
+                problems.push(ConfigProblem {
+                    path: if Some(key) == self.api_key_header.as_ref() {
+                        "api_key_header".into()
+                    } else {
+                        "api_secret_header".into()
+                    },
+                    message: format!("'{key}' is not a valid HTTP header name"),
+                });
             }
         }
         problems
@@ -104,6 +146,12 @@ pub struct Client {
     oauth: Mutex<Option<(SecretString, Instant)>>,
     /// Names the target in messages.
     target: String,
+    /// `Content-Type` of request bodies.
+    media_type: &'static str,
+    /// Headers sent with every request (values may be secrets).
+    headers: Vec<(String, SecretString)>,
+    /// Minimum spacing of requests (the rate limit), and when the next one may start.
+    pace: Option<(Duration, Mutex<Instant>)>,
 }
 
 impl Client {
@@ -119,7 +167,103 @@ impl Client {
             auth,
             oauth: Mutex::new(None),
             target: target.into(),
+            media_type: "application/scim+json",
+            headers: Vec::new(),
+            pace: None,
         })
+    }
+
+    /// Request bodies are sent with this `Content-Type` (default `application/scim+json`).
+    pub fn with_media_type(mut self, media_type: &'static str) -> Self {
+        self.media_type = media_type;
+        self
+    }
+
+    /// Sends these headers with every request.
+    pub fn with_headers(mut self, headers: Vec<(String, SecretString)>) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// At most `per_second` requests per second (token requests excluded), spread evenly.
+    pub fn with_rate_limit(mut self, per_second: Option<f64>) -> Self {
+        self.pace = per_second
+            .filter(|r| r.is_finite() && *r > 0.0)
+            .map(|r| (Duration::from_secs_f64(1.0 / r), Mutex::new(Instant::now())));
+        self
+    }
+
+    /// Waits for the request's slot under the rate limit.
+    async fn pace(&self) {
+        if let Some((interval, next)) = &self.pace {
+            let at = {
+                let mut next = next.lock().await;
+                let at = (*next).max(Instant::now());
+                *next = at + *interval;
+                at
+            };
+            tokio::time::sleep_until(at.into()).await;
+        }
+    }
+
+    /// Probes `url` with a GET: `Ok(status)` when the server answered (whatever the body),
+    /// `Fatal` when it refused the credentials, `Fatal` when it cannot be reached.
+    pub async fn probe(&self, url: &str) -> Result<u16, TargetError> {
+        self.pace().await;
+        let req = self.decorate(self.http.get(url), &[])?;
+        let req = self.authorize(req).await?;
+        let target = &self.target;
+        let resp = req.send().await.map_err(|e| {
+            TargetError::fatal(format!(
+                "{target}: cannot reach {}: {}",
+                strip_query(url),
+                plain(&e)
+            ))
+        })?;
+        let status = resp.status().as_u16();
+        if status == 401 || status == 403 {
+            return Err(TargetError::fatal(format!(
+                "{target}: answered {status}: the credentials were refused or lack permission; check the target's auth settings"
+            )));
+        }
+        Ok(status)
+    }
+
+    /// Adds the client's fixed headers, the API key headers and `extra`.
+    fn decorate(
+        &self,
+        mut req: reqwest::RequestBuilder,
+        extra: &[(String, String)],
+    ) -> Result<reqwest::RequestBuilder, TargetError> {
+        for (name, value) in &self.headers {
+            req = req.header(name.as_str(), value.expose_secret());
+        }
+        if self.auth.auth == AuthKind::ApiKey {
+            if let Some(key) = &self.auth.api_key {
+                let name = self.auth.api_key_header.as_deref().unwrap_or("X-API-Key");
+                req = req.header(name, key.expose_secret());
+            }
+            if let Some(secret) = &self.auth.api_secret {
+                let name = self
+                    .auth
+                    .api_secret_header
+                    .as_deref()
+                    .unwrap_or("X-API-Secret");
+                req = req.header(name, secret.expose_secret());
+            }
+        }
+        for (name, value) in extra {
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err()
+                || reqwest::header::HeaderValue::from_str(value).is_err()
+            {
+                return Err(TargetError::rejected(format!(
+                    "{}: the header '{name}' does not make a valid HTTP header",
+                    self.target
+                )));
+            }
+            req = req.header(name.as_str(), value.as_str());
+        }
+        Ok(req)
     }
 
     async fn authorize(
@@ -142,6 +286,7 @@ impl Client {
                 let token = self.oauth_token().await?;
                 req.bearer_auth(token.expose_secret())
             }
+            AuthKind::ApiKey => req,
         })
     }
 
@@ -212,20 +357,34 @@ impl Client {
         if_match: Option<&str>,
         what: &str,
     ) -> Result<Answer, TargetError> {
+        let extra: Vec<(String, String)> = if_match
+            .map(|etag| vec![("If-Match".to_string(), etag.to_string())])
+            .unwrap_or_default();
+        self.send_with(method, url, body, &extra, what).await
+    }
+
+    /// [`send`](Client::send) with extra request headers.
+    pub async fn send_with(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+        extra: &[(String, String)],
+        what: &str,
+    ) -> Result<Answer, TargetError> {
         let mut retried_auth = false;
         loop {
+            self.pace().await;
             let mut req = self
                 .http
                 .request(method.clone(), url)
                 .header("Accept", "application/scim+json, application/json");
             if let Some(body) = body {
                 req = req
-                    .header("Content-Type", "application/scim+json")
+                    .header("Content-Type", self.media_type)
                     .body(body.to_string());
             }
-            if let Some(etag) = if_match {
-                req = req.header("If-Match", etag);
-            }
+            let req = self.decorate(req, extra)?;
             let req = self.authorize(req).await?;
             let target = &self.target;
             let resp = req.send().await.map_err(|e| {
@@ -332,6 +491,24 @@ fn plain(e: &reqwest::Error) -> String {
             None => text,
         }
     }
+}
+
+/// The problem with a `rate_limit` (requests per second), if any.
+pub fn check_rate_limit(rate_limit: Option<f64>) -> Option<ConfigProblem> {
+    match rate_limit {
+        Some(r) if !(r.is_finite() && r > 0.0) => Some(ConfigProblem {
+            path: "rate_limit".into(),
+            message: format!(
+                "{r} is not a rate: give requests per second above 0, or leave it out for no limit"
+            ),
+        }),
+        _ => None,
+    }
+}
+
+/// The URL without its query.
+fn strip_query(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
 }
 
 /// Replaces every `${NAME}` in a secret with the environment variable's value.

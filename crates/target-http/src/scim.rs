@@ -38,6 +38,7 @@ pub const SCIM_KEYS: &[&str] = &[
     "client_secret",
     "scope",
     "timeout_seconds",
+    "rate_limit",
     "record_attribute",
     "groups",
 ];
@@ -73,6 +74,8 @@ pub struct ScimSettings {
     /// Limit per request, connect included (default 30).
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// At most this many requests per second (default: no limit; concurrency still bounds).
+    pub rate_limit: Option<f64>,
     /// A string attribute (e.g. `nickName`) that keeps a JSON copy of the applied record.
     pub record_attribute: Option<String>,
     /// Whether group memberships are written (default true).
@@ -102,6 +105,7 @@ impl ScimConfig {
             client_secret: None,
             scope: None,
             timeout_seconds: default_timeout(),
+            rate_limit: None,
             record_attribute: None,
             groups: true,
         }))
@@ -137,6 +141,7 @@ impl ScimConfig {
             client_id: s.client_id.clone(),
             client_secret: secret("client_secret", &s.client_secret),
             scope: s.scope.clone(),
+            ..AuthConfig::default()
         };
         if problems.is_empty() {
             Ok(auth)
@@ -161,6 +166,7 @@ impl ScimConfig {
                 message: "must be at least 1".into(),
             });
         }
+        problems.extend(crate::http::check_rate_limit(s.rate_limit));
         let declared = AuthConfig {
             auth: s.auth,
             token: s.token.clone(),
@@ -170,6 +176,7 @@ impl ScimConfig {
             client_id: s.client_id.clone(),
             client_secret: s.client_secret.clone(),
             scope: s.scope.clone(),
+            ..AuthConfig::default()
         };
         problems.extend(declared.validate());
         problems
@@ -228,7 +235,11 @@ impl ScimTarget {
         };
         let settings = *config.0;
         let timeout = Duration::from_secs(settings.timeout_seconds.max(1));
-        let client = auth.map(|auth| Client::new(&format!("SCIM target '{name}'"), auth, timeout));
+        let rate_limit = settings.rate_limit;
+        let client = auth.map(|auth| {
+            Client::new(&format!("SCIM target '{name}'"), auth, timeout)
+                .map(|c| c.with_rate_limit(rate_limit))
+        });
         let client = match client {
             Some(Ok(c)) if problems.is_empty() => c,
             Some(Err(message)) => {
