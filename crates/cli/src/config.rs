@@ -775,7 +775,7 @@ fn walk(table: &toml::de::DeTable<'_>, prefix: &str, out: &mut BTreeMap<String, 
 
 const TARGET_KEYS: &[(&str, Kind)] = &[
     ("name", Kind::Text),
-    ("type", Kind::OneOf(&["file", "scim", "ldap"])),
+    ("type", Kind::OneOf(&["file", "scim", "rest", "ldap"])),
     ("source", Kind::Text),
     ("concurrency", Kind::Integer),
     ("attempts", Kind::Integer),

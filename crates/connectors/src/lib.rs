@@ -1,11 +1,11 @@
 //! The closed set of targets, chosen once from configuration: [`TargetConfig`] (per-type
 //! keys, tagged by `type`) and [`AnyTarget`] (enum dispatch implementing [`Target`]).
 //!
-//! Each connector lives in its own crate (file in `psync-targets`, SCIM in
+//! Each connector lives in its own crate (file in `psync-targets`, SCIM and REST in
 //! `psync-target-http`, LDAP/AD in `psync-target-ldap`); this crate only names them.
 
 use psync_model::{EmployeeId, GroupPath, Operation, Outcome, TargetRecord};
-use psync_target_http::{ScimConfig, ScimTarget};
+use psync_target_http::{RestConfig, RestTarget, ScimConfig, ScimTarget};
 use psync_target_ldap::{LdapConfig, LdapTarget};
 use psync_targets::file::{FileConfig, FileTarget};
 use psync_targets::testkit::Inspect;
@@ -13,7 +13,7 @@ use psync_targets::{ConfigProblem, RunInfo, RunReport, Target, TargetError};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 
-/// The per-type keys of a `[[target]]`, tagged by `type` (`file`, `scim`, `ldap`).
+/// The per-type keys of a `[[target]]`, tagged by `type` (`file`, `scim`, `rest`, `ldap`).
 ///
 /// The CLI owns the surrounding table (`name`, `source`, `mapping`…) and may flatten this enum
 /// into it; each variant's struct denies unknown fields itself.
@@ -24,6 +24,8 @@ pub enum TargetConfig {
     File(FileConfig),
     /// A SCIM 2.0 service provider.
     Scim(ScimConfig),
+    /// A JSON API described by request templates (or a "users/sync" batch endpoint).
+    Rest(RestConfig),
     /// An LDAP directory: Active Directory or OpenLDAP.
     Ldap(LdapConfig),
 }
@@ -32,6 +34,7 @@ pub enum TargetConfig {
 pub const KINDS: &[(&str, &[&str])] = &[
     ("file", psync_targets::file::FILE_KEYS),
     ("scim", psync_target_http::SCIM_KEYS),
+    ("rest", psync_target_http::REST_KEYS),
     ("ldap", psync_target_ldap::LDAP_KEYS),
 ];
 
@@ -49,6 +52,7 @@ impl TargetConfig {
         match self {
             TargetConfig::File(_) => "file",
             TargetConfig::Scim(_) => "scim",
+            TargetConfig::Rest(_) => "rest",
             TargetConfig::Ldap(_) => "ldap",
         }
     }
@@ -58,6 +62,7 @@ impl TargetConfig {
         match self {
             TargetConfig::File(config) => config.validate(),
             TargetConfig::Scim(config) => config.validate(),
+            TargetConfig::Rest(config) => config.validate(),
             TargetConfig::Ldap(config) => config.validate(),
         }
     }
@@ -68,6 +73,9 @@ impl TargetConfig {
             TargetConfig::File(config) => FileTarget::new(name, config).map(AnyTarget::File),
             TargetConfig::Scim(config) => {
                 ScimTarget::new(name, config).map(|t| AnyTarget::Scim(Box::new(t)))
+            }
+            TargetConfig::Rest(config) => {
+                RestTarget::new(name, config).map(|t| AnyTarget::Rest(Box::new(t)))
             }
             TargetConfig::Ldap(config) => LdapTarget::new(name, config).map(AnyTarget::Ldap),
         }
@@ -81,6 +89,8 @@ pub enum AnyTarget {
     File(FileTarget),
     /// The SCIM 2.0 target (boxed: it is much larger than the others).
     Scim(Box<ScimTarget>),
+    /// The templated REST target (boxed: it holds its compiled templates).
+    Rest(Box<RestTarget>),
     /// The LDAP / Active Directory target.
     Ldap(LdapTarget),
 }
@@ -91,6 +101,7 @@ macro_rules! dispatch {
         match $target {
             AnyTarget::File($t) => $call,
             AnyTarget::Scim($t) => $call,
+            AnyTarget::Rest($t) => $call,
             AnyTarget::Ldap($t) => $call,
         }
     };
@@ -129,6 +140,14 @@ impl Target for AnyTarget {
 
     async fn apply(&self, op: &Operation) -> Result<Outcome, TargetError> {
         dispatch!(self, t => t.apply(op).await)
+    }
+
+    fn batch_size(&self) -> usize {
+        dispatch!(self, t => t.batch_size())
+    }
+
+    async fn apply_batch(&self, ops: &[&Operation]) -> Vec<Result<Outcome, TargetError>> {
+        dispatch!(self, t => t.apply_batch(ops).await)
     }
 
     async fn finish(&self, run: &RunInfo, report: &RunReport) -> Result<(), TargetError> {
@@ -173,7 +192,7 @@ mod tests {
 
     #[test]
     fn every_kind_lists_its_keys() {
-        assert_eq!(KINDS.len(), 3);
+        assert_eq!(KINDS.len(), 4);
         for (kind, keys) in KINDS {
             assert!(!keys.is_empty(), "{kind}");
             assert!(!keys.contains(&"type") && !keys.contains(&"name"), "{kind}");
