@@ -1,6 +1,8 @@
 //! The SCIM 2.0 target: users (core + enterprise extension) anchored on `externalId` = the
 //! Personio id, managers by their SCIM id, groups with member PATCHes, discovery deciding
-//! PATCH vs PUT and ETags, and every operation converging to the full record (idempotent).
+//! PATCH vs PUT, ETags and Bulk (joiners in chunks of `bulk_size`: one filtered lookup, one
+//! Bulk request, one membership PATCH per group), and every operation converging to the full
+//! record (idempotent).
 //!
 //! Record attributes read (the default mapping's names): `user_name` (else `email`) →
 //! `userName`, `first_name`/`last_name` → `name`, `display_name`, `email` → the primary work
@@ -9,7 +11,7 @@
 //! extension. With `record_attribute` (a string attribute such as `nickName`) a JSON copy of
 //! the applied record is kept there, so read-back is exact (the conformance suite uses it).
 
-use crate::http::{AuthConfig, AuthKind, Client};
+use crate::http::{Answer, AuthConfig, AuthKind, Client};
 use psync_model::{EmployeeId, GroupPath, MatchBy, Operation, Outcome, TargetRecord, Value};
 use psync_targets::testkit::Inspect;
 use psync_targets::{ConfigProblem, Target, TargetError};
@@ -17,7 +19,7 @@ use reqwest::Method;
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 use tokio::sync::{Mutex, OnceCell};
 
@@ -25,6 +27,7 @@ const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 
 /// The keys of [`ScimConfig`], for the configuration checker.
 pub const SCIM_KEYS: &[&str] = &[
@@ -39,6 +42,7 @@ pub const SCIM_KEYS: &[&str] = &[
     "scope",
     "timeout_seconds",
     "rate_limit",
+    "bulk_size",
     "record_attribute",
     "groups",
 ];
@@ -76,6 +80,9 @@ pub struct ScimSettings {
     pub timeout_seconds: u64,
     /// At most this many requests per second (default: no limit; concurrency still bounds).
     pub rate_limit: Option<f64>,
+    /// New accounts per Bulk request when the server supports Bulk (default 50; 1: no Bulk).
+    #[serde(default = "default_bulk")]
+    pub bulk_size: usize,
     /// A string attribute (e.g. `nickName`) that keeps a JSON copy of the applied record.
     pub record_attribute: Option<String>,
     /// Whether group memberships are written (default true).
@@ -85,6 +92,10 @@ pub struct ScimSettings {
 
 fn default_timeout() -> u64 {
     30
+}
+
+fn default_bulk() -> usize {
+    50
 }
 
 fn yes() -> bool {
@@ -106,6 +117,7 @@ impl ScimConfig {
             scope: None,
             timeout_seconds: default_timeout(),
             rate_limit: None,
+            bulk_size: default_bulk(),
             record_attribute: None,
             groups: true,
         }))
@@ -167,6 +179,15 @@ impl ScimConfig {
             });
         }
         problems.extend(crate::http::check_rate_limit(s.rate_limit));
+        if !(1..=1000).contains(&s.bulk_size) {
+            problems.push(ConfigProblem {
+                path: "bulk_size".into(),
+                message: format!(
+                    "{} accounts per Bulk request: give 1 (no Bulk) to 1000",
+                    s.bulk_size
+                ),
+            });
+        }
         let declared = AuthConfig {
             auth: s.auth,
             token: s.token.clone(),
@@ -204,6 +225,10 @@ struct Features {
     etag: bool,
     filter: bool,
     bulk: bool,
+    /// Bulk `maxOperations` (0: not given).
+    bulk_operations: usize,
+    /// Bulk `maxPayloadSize` in bytes (0: not given).
+    bulk_payload: usize,
 }
 
 /// A SCIM 2.0 service provider.
@@ -283,6 +308,16 @@ impl ScimTarget {
                     etag: on("etag"),
                     filter: on("filter"),
                     bulk: on("bulk"),
+                    bulk_operations: a
+                        .body
+                        .pointer("/bulk/maxOperations")
+                        .and_then(Json::as_u64)
+                        .map_or(0, |n| n as usize),
+                    bulk_payload: a
+                        .body
+                        .pointer("/bulk/maxPayloadSize")
+                        .and_then(Json::as_u64)
+                        .map_or(0, |n| n as usize),
                 })
             })
             .await
@@ -576,6 +611,192 @@ impl ScimTarget {
             }
             _ => Err(self.client.refusal(&what, &a)),
         }
+    }
+
+    /// Creates several people with one Bulk request: one filtered lookup for all of them, the
+    /// creates in one request, then one membership PATCH per group. `None` for a person this
+    /// path leaves to [`create`](Self::create) (an account exists already, a 409, a result
+    /// the server did not give), which handles them one by one.
+    async fn bulk_create(
+        &self,
+        records: &[&TargetRecord],
+        features: Features,
+    ) -> Vec<Option<Result<Outcome, TargetError>>> {
+        let mut results: Vec<Option<Result<Outcome, TargetError>>> = vec![None; records.len()];
+        let everyone = |e: TargetError| records.iter().map(|_| Some(Err(e.clone()))).collect();
+        // Who has an account already: one lookup for the chunk.
+        let filter = records
+            .iter()
+            .map(|r| {
+                format!(
+                    "externalId eq \"{}\"",
+                    r.person.as_str().replace('\\', "\\\\").replace('"', "\\\"")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let url = format!(
+            "{}/Users?filter={}&count={}",
+            self.base,
+            form_encode(&filter),
+            records.len() * 2
+        );
+        let what = format!("looking up {} people", records.len());
+        let found = match self.client.send(Method::GET, &url, None, None, &what).await {
+            Ok(a) if a.status == 200 => a,
+            Ok(a) => return everyone(self.client.refusal(&what, &a)),
+            Err(e) => return everyone(e),
+        };
+        let existing: BTreeSet<&str> = found
+            .body
+            .get("Resources")
+            .and_then(Json::as_array)
+            .map(|all| {
+                all.iter()
+                    .filter_map(|u| u.get("externalId").and_then(Json::as_str))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut operations = Vec::new();
+        let mut sent = Vec::new();
+        for (i, record) in records.iter().enumerate() {
+            if existing.contains(record.person.as_str()) {
+                continue;
+            }
+            let manager = match self.manager_id(record.manager.as_ref()).await {
+                Ok(m) => m,
+                Err(e) => {
+                    results[i] = Some(Err(e));
+                    continue;
+                }
+            };
+            operations.push(json!({
+                "method": "POST",
+                "path": "/Users",
+                "bulkId": format!("p{i}"),
+                "data": self.resource(record, manager.as_deref()),
+            }));
+            sent.push(i);
+        }
+        if operations.is_empty() {
+            return results;
+        }
+        let body = json!({"schemas": [BULK_REQUEST], "Operations": operations});
+        if features.bulk_payload > 0 && body.to_string().len() > features.bulk_payload {
+            // Too large for one request: one by one.
+            return results;
+        }
+        let what = format!("creating {} people in one Bulk request", sent.len());
+        let answer = match self
+            .client
+            .send(
+                Method::POST,
+                &format!("{}/Bulk", self.base),
+                Some(&body),
+                None,
+                &what,
+            )
+            .await
+        {
+            Ok(a) if a.status == 200 => a,
+            Ok(a) if a.status == 413 => return results,
+            Ok(a) => {
+                let e = self.client.refusal(&what, &a);
+                for &i in &sent {
+                    results[i] = Some(Err(e.clone()));
+                }
+                return results;
+            }
+            Err(e) => {
+                for &i in &sent {
+                    results[i] = Some(Err(e.clone()));
+                }
+                return results;
+            }
+        };
+        let answered: HashMap<String, &Json> = answer
+            .body
+            .get("Operations")
+            .and_then(Json::as_array)
+            .map(|all| {
+                all.iter()
+                    .filter_map(|o| Some((o.get("bulkId")?.as_str()?.to_string(), o)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut members: BTreeMap<&GroupPath, Vec<(usize, String)>> = BTreeMap::new();
+        for &i in &sent {
+            let record = records[i];
+            let Some(result) = answered.get(&format!("p{i}")) else {
+                continue;
+            };
+            let status = match result.get("status") {
+                Some(Json::String(s)) => s.parse::<u16>().unwrap_or(0),
+                Some(Json::Number(n)) => n.as_u64().map_or(0, |n| n as u16),
+                _ => 0,
+            };
+            match status {
+                200 | 201 => {
+                    let id = result
+                        .pointer("/response/id")
+                        .and_then(Json::as_str)
+                        .map(str::to_string)
+                        .or_else(|| {
+                            result
+                                .get("location")
+                                .and_then(Json::as_str)
+                                .and_then(|l| l.trim_end_matches('/').rsplit('/').next())
+                                .map(str::to_string)
+                        });
+                    let Some(id) = id.filter(|id| !id.is_empty()) else {
+                        continue;
+                    };
+                    self.remember(&record.person, &id).await;
+                    if self.config.groups {
+                        for path in &record.groups {
+                            members.entry(path).or_default().push((i, id.clone()));
+                        }
+                    }
+                    results[i] = Some(Ok(Outcome::Created { remote_id: id }));
+                }
+                // A userName taken, or no clear answer: the one-by-one path decides.
+                409 | 0 => {}
+                _ => {
+                    let refusal = Answer {
+                        status,
+                        etag: None,
+                        body: result.get("response").cloned().unwrap_or(Json::Null),
+                    };
+                    results[i] = Some(Err(self
+                        .client
+                        .refusal(&format!("creating person {}", record.person), &refusal)));
+                }
+            }
+        }
+        // New accounts are in no group yet: one PATCH per group adds all of them.
+        for (path, joining) in members {
+            let ids: Vec<Json> = joining.iter().map(|(_, id)| json!({"value": id})).collect();
+            let what = format!("adding {} members to group '{path}'", ids.len());
+            let added = match self.group_id(path, true).await {
+                Ok(Some(group)) => {
+                    self.patch_group(
+                        &group,
+                        json!({"op": "add", "path": "members", "value": ids}),
+                        &what,
+                    )
+                    .await
+                }
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = added {
+                // The accounts exist; the next run finds them and fixes the memberships.
+                for (i, _) in joining {
+                    results[i] = Some(Err(e.clone()));
+                }
+            }
+        }
+        results
     }
 
     /// Brings an existing user to `record`: one PATCH (or PUT) when anything differs, then the
@@ -925,6 +1146,49 @@ impl Target for ScimTarget {
 
     fn kind(&self) -> &'static str {
         "scim"
+    }
+
+    fn batch_size(&self) -> usize {
+        self.config.bulk_size.max(1)
+    }
+
+    async fn apply_batch(&self, ops: &[&Operation]) -> Vec<Result<Outcome, TargetError>> {
+        let mut results: Vec<Option<Result<Outcome, TargetError>>> = vec![None; ops.len()];
+        let creates: Vec<usize> = ops
+            .iter()
+            .enumerate()
+            .filter(|(_, op)| matches!(op, Operation::Create { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        if creates.len() > 1 {
+            match self.features().await {
+                Ok(f) if f.bulk && f.filter => {
+                    let limit = if f.bulk_operations > 0 {
+                        f.bulk_operations
+                    } else {
+                        creates.len()
+                    };
+                    for part in creates.chunks(limit) {
+                        let records: Vec<&TargetRecord> =
+                            part.iter().map(|&i| ops[i].record()).collect();
+                        let outcomes = self.bulk_create(&records, f).await;
+                        for (&i, outcome) in part.iter().zip(outcomes) {
+                            results[i] = outcome;
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => return ops.iter().map(|_| Err(e.clone())).collect(),
+            }
+        }
+        let mut out = Vec::with_capacity(ops.len());
+        for (op, result) in ops.iter().zip(results) {
+            out.push(match result {
+                Some(result) => result,
+                None => self.apply(op).await,
+            });
+        }
+        out
     }
 
     async fn check(&self) -> Result<String, TargetError> {

@@ -366,3 +366,59 @@ async fn garbage_refusals_and_outages_are_classified_and_name_the_operation() {
     assert_eq!(err.kind, ErrorKind::Transient, "{err}");
     assert!(t.check().await.is_err());
 }
+
+#[tokio::test]
+async fn a_chunk_of_joiners_goes_in_one_bulk_request_and_reads_back_exactly() {
+    let Some(peer) = peer().await else { return };
+    let t = target(&peer.url, TOKEN);
+    assert_eq!(t.batch_size(), 50);
+    // One of them has an account already (same data), one takes a userName someone holds.
+    let early = person("900", "Eve", "Early");
+    assert!(matches!(
+        t.apply(&create(&early)).await,
+        Ok(Outcome::Created { .. })
+    ));
+    let mut records: Vec<TargetRecord> = (0..30)
+        .map(|i| {
+            let mut r = person(&format!("{}", 901 + i), "Bo", &format!("Bulk{i}"));
+            if i % 2 == 0 {
+                r.groups.insert(GroupPath(vec![format!("Team {}", i % 4)]));
+            }
+            r
+        })
+        .collect();
+    records.push(early.clone());
+    let mut clash = person("999", "Eve", "Early");
+    clash.attributes.insert(
+        "user_name".into(),
+        Value::Text("eve.early@acme.example".into()),
+    );
+    records.push(clash);
+    let ops: Vec<Operation> = records.iter().map(create).collect();
+    let refs: Vec<&Operation> = ops.iter().collect();
+    let results = t.apply_batch(&refs).await;
+    for (record, result) in records.iter().zip(&results).take(30) {
+        assert!(
+            matches!(result, Ok(Outcome::Created { remote_id }) if !remote_id.is_empty()),
+            "{}: {result:?}",
+            record.person
+        );
+    }
+    assert_eq!(results[30], Ok(Outcome::Unchanged), "the existing account");
+    let clash_error = results[31].as_ref().unwrap_err();
+    assert_eq!(clash_error.kind, ErrorKind::Conflict, "{clash_error:?}");
+
+    // Everything reads back as sent: attributes, groups; nobody twice.
+    for record in records.iter().take(31) {
+        assert_eq!(t.read(&record.person).await.unwrap().as_ref(), Some(record));
+    }
+    let all = users(&peer.url).await;
+    assert_eq!(all["totalResults"], 31);
+
+    // The same chunk again changes nothing.
+    let again = t.apply_batch(&refs[..31]).await;
+    assert!(
+        again.iter().all(|r| *r == Ok(Outcome::Unchanged)),
+        "{again:?}"
+    );
+}
