@@ -2,6 +2,7 @@
 # SCIM write throughput: a first sync of N simulated employees into scim2-server through
 # personio-sync, against the server's raw create rate (the same number of bare POST /Users
 # from a Python client, 4 in flight, like the sync's default concurrency).
+# Then a no-op resync, counting the requests it sends.
 # Usage: bash bench/scim.sh [N]   (needs scripts/install/scim.sh and a release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,9 +44,15 @@ start=$(date +%s.%N)
 "$bin" sync --config "$work/config.toml" > "$work/out.txt" 2>&1 || true; cp "$work/out.txt" /tmp/scim-bench-out.txt
 end=$(date +%s.%N)
 created=$(grep -oE '[0-9]+ created' "$work/out.txt" | head -1 | cut -d' ' -f1)
+cp "$work/scim.log" /tmp/scim-bench-server.log
 requests=$(grep -c '"[A-Z]* /v2/' "$work/scim.log" || true)
 sync_s=$(echo "$end - $start" | bc)
 echo "personio-sync first sync: ${created:-0} users in ${sync_s} s, $requests SCIM requests ($(echo "scale=2; $requests / ${created:-1}" | bc) per user)"
+# A no-op resync: nothing planned, so no write (and no request) should reach the server.
+"$bin" sync --config "$work/config.toml" > "$work/again.txt" 2>&1 || true
+after=$(grep -c '"[A-Z]* /v2/' "$work/scim.log" || true)
+writes=$(grep -cE '"(POST|PUT|PATCH|DELETE) /v2/' "$work/scim.log" || true)
+echo "no-op resync: $((after - requests)) SCIM requests, writes before/after: $(grep -cE '"(POST|PUT|PATCH|DELETE) /v2/' /tmp/scim-bench-server.log || true)/$writes"
 # The server's raw create rate: bare POST /Users, 4 in flight.
 raw_port=$(free_port)
 "$scim" --hostname 127.0.0.1 --port "$raw_port" --bearer-token bench-token >/dev/null 2>&1 &

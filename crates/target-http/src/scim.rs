@@ -1,8 +1,8 @@
 //! The SCIM 2.0 target: users (core + enterprise extension) anchored on `externalId` = the
 //! Personio id, managers by their SCIM id, groups with member PATCHes, discovery deciding
-//! PATCH vs PUT, ETags and Bulk (joiners in chunks of `bulk_size`: one filtered lookup, one
-//! Bulk request, one membership PATCH per group), and every operation converging to the full
-//! record (idempotent).
+//! PATCH vs PUT, ETags and Bulk (joiners in chunks of `bulk_size`: checked against the run's
+//! listing of all accounts, one Bulk request, one membership PATCH per group), and every
+//! operation converging to the full record (idempotent).
 //!
 //! Record attributes read (the default mapping's names): `user_name` (else `email`) →
 //! `userName`, `first_name`/`last_name` → `name`, `display_name`, `email` → the primary work
@@ -14,7 +14,7 @@
 use crate::http::{Answer, AuthConfig, AuthKind, Client};
 use psync_model::{EmployeeId, GroupPath, MatchBy, Operation, Outcome, TargetRecord, Value};
 use psync_targets::testkit::Inspect;
-use psync_targets::{ConfigProblem, Target, TargetError};
+use psync_targets::{ConfigProblem, RunInfo, Target, TargetError};
 use reqwest::Method;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -80,7 +80,7 @@ pub struct ScimSettings {
     pub timeout_seconds: u64,
     /// At most this many requests per second (default: no limit; concurrency still bounds).
     pub rate_limit: Option<f64>,
-    /// New accounts per Bulk request when the server supports Bulk (default 50; 1: no Bulk).
+    /// New accounts per Bulk request when the server supports Bulk (default 100; 1: no Bulk).
     #[serde(default = "default_bulk")]
     pub bulk_size: usize,
     /// A string attribute (e.g. `nickName`) that keeps a JSON copy of the applied record.
@@ -95,7 +95,7 @@ fn default_timeout() -> u64 {
 }
 
 fn default_bulk() -> usize {
-    50
+    100
 }
 
 fn yes() -> bool {
@@ -245,6 +245,9 @@ pub struct ScimTarget {
     group_creation: Mutex<()>,
     /// Personio id → SCIM id of the accounts seen in this process (manager references).
     ids: Mutex<HashMap<String, String>>,
+    /// `externalId` → SCIM id of every account, read once per run when joiners come in Bulk
+    /// (one paged listing instead of a filtered lookup per chunk); `None` until then.
+    accounts: Mutex<Option<HashMap<String, String>>>,
 }
 
 impl ScimTarget {
@@ -285,6 +288,7 @@ impl ScimTarget {
             groups: Mutex::new(HashMap::new()),
             group_creation: Mutex::new(()),
             ids: Mutex::new(HashMap::new()),
+            accounts: Mutex::new(None),
         })
     }
 
@@ -426,6 +430,10 @@ impl ScimTarget {
         };
         if let Some(id) = self.ids.lock().await.get(manager.as_str()) {
             return Ok(Some(id.clone()));
+        }
+        if let Some(accounts) = self.accounts.lock().await.as_ref() {
+            // Read this run: a manager missing from it has no account.
+            return Ok(accounts.get(manager.as_str()).cloned());
         }
         let found = self.find("externalId", manager.as_str()).await?;
         let id = found
@@ -613,8 +621,9 @@ impl ScimTarget {
         }
     }
 
-    /// Creates several people with one Bulk request: one filtered lookup for all of them, the
-    /// creates in one request, then one membership PATCH per group. `None` for a person this
+    /// Creates several people with one Bulk request: who has an account already comes from the
+    /// run's listing of all accounts, the creates go in one request, then one membership PATCH
+    /// per group. `None` for a person this
     /// path leaves to [`create`](Self::create) (an account exists already, a 409, a result
     /// the server did not give), which handles them one by one.
     async fn bulk_create(
@@ -624,39 +633,15 @@ impl ScimTarget {
     ) -> Vec<Option<Result<Outcome, TargetError>>> {
         let mut results: Vec<Option<Result<Outcome, TargetError>>> = vec![None; records.len()];
         let everyone = |e: TargetError| records.iter().map(|_| Some(Err(e.clone()))).collect();
-        // Who has an account already: one lookup for the chunk.
-        let filter = records
-            .iter()
-            .map(|r| {
-                format!(
-                    "externalId eq \"{}\"",
-                    r.person.as_str().replace('\\', "\\\\").replace('"', "\\\"")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" or ");
-        let url = format!(
-            "{}/Users?filter={}&count={}",
-            self.base,
-            form_encode(&filter),
-            records.len() * 2
-        );
-        let what = format!("looking up {} people", records.len());
-        let found = match self.client.send(Method::GET, &url, None, None, &what).await {
-            Ok(a) if a.status == 200 => a,
-            Ok(a) => return everyone(self.client.refusal(&what, &a)),
+        // Who has an account already: the run's listing of all accounts.
+        let existing: BTreeSet<String> = match self.accounts().await {
+            Ok(accounts) => records
+                .iter()
+                .filter(|r| accounts.contains_key(r.person.as_str()))
+                .map(|r| r.person.to_string())
+                .collect(),
             Err(e) => return everyone(e),
         };
-        let existing: BTreeSet<&str> = found
-            .body
-            .get("Resources")
-            .and_then(Json::as_array)
-            .map(|all| {
-                all.iter()
-                    .filter_map(|u| u.get("externalId").and_then(Json::as_str))
-                    .collect()
-            })
-            .unwrap_or_default();
         let mut operations = Vec::new();
         let mut sent = Vec::new();
         for (i, record) in records.iter().enumerate() {
@@ -752,6 +737,9 @@ impl ScimTarget {
                         continue;
                     };
                     self.remember(&record.person, &id).await;
+                    if let Some(accounts) = self.accounts.lock().await.as_mut() {
+                        accounts.insert(record.person.to_string(), id.clone());
+                    }
                     if self.config.groups {
                         for path in &record.groups {
                             members.entry(path).or_default().push((i, id.clone()));
@@ -1039,17 +1027,53 @@ impl ScimTarget {
     }
 
     /// Every group, page by page.
+    /// Every account's `externalId` → SCIM id, listed once per run (paged).
+    async fn accounts(&self) -> Result<HashMap<String, String>, TargetError> {
+        let mut cached = self.accounts.lock().await;
+        if let Some(accounts) = cached.as_ref() {
+            return Ok(accounts.clone());
+        }
+        let mut accounts = HashMap::new();
+        for user in self
+            .list("Users?attributes=externalId", 1000, "listing users")
+            .await?
+        {
+            if let (Some(ext), Some(id)) = (
+                user.get("externalId").and_then(Json::as_str),
+                user.get("id").and_then(Json::as_str),
+            ) {
+                accounts.insert(ext.to_string(), id.to_string());
+            }
+        }
+        *cached = Some(accounts.clone());
+        Ok(accounts)
+    }
+
     async fn all_groups(&self) -> Result<Vec<Json>, TargetError> {
+        self.list("Groups?", 100, "listing groups").await
+    }
+
+    /// Every resource of a listing (`Users?…`, `Groups?`), page by page.
+    async fn list(
+        &self,
+        query: &str,
+        page_size: usize,
+        what: &str,
+    ) -> Result<Vec<Json>, TargetError> {
         let mut all = Vec::new();
         let mut start = 1;
         loop {
-            let url = format!("{}/Groups?startIndex={start}&count=100", self.base);
+            let sep = if query.ends_with('?') { "" } else { "&" };
+            let url = format!(
+                "{}/{query}{sep}startIndex={start}&count={page_size}",
+                self.base
+            );
             let a = self
                 .client
-                .send(Method::GET, &url, None, None, "listing groups")
+                .send(Method::GET, &url, None, None, what)
                 .await?;
             if a.status != 200 {
-                return Err(self.client.refusal("listing groups", &a));
+                return Err(self.client.refusal(what, &a));
             }
             let page = a
                 .body
@@ -1150,6 +1174,12 @@ impl Target for ScimTarget {
 
     fn batch_size(&self) -> usize {
         self.config.bulk_size.max(1)
+    }
+
+    async fn begin(&self, _run: &RunInfo) -> Result<(), TargetError> {
+        // Accounts change between runs: the listing is read again when needed.
+        *self.accounts.lock().await = None;
+        Ok(())
     }
 
     async fn apply_batch(&self, ops: &[&Operation]) -> Vec<Result<Outcome, TargetError>> {

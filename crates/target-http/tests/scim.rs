@@ -371,7 +371,7 @@ async fn garbage_refusals_and_outages_are_classified_and_name_the_operation() {
 async fn a_chunk_of_joiners_goes_in_one_bulk_request_and_reads_back_exactly() {
     let Some(peer) = peer().await else { return };
     let t = target(&peer.url, TOKEN);
-    assert_eq!(t.batch_size(), 50);
+    assert_eq!(t.batch_size(), 100);
     // One of them has an account already (same data), one takes a userName someone holds.
     let early = person("900", "Eve", "Early");
     assert!(matches!(
@@ -421,4 +421,31 @@ async fn a_chunk_of_joiners_goes_in_one_bulk_request_and_reads_back_exactly() {
         again.iter().all(|r| *r == Ok(Outcome::Unchanged)),
         "{again:?}"
     );
+
+    // Someone deletes an account between runs: the next run's listing no longer has it, so
+    // the joiner is created again (once), the others stay unchanged.
+    let Ok(Outcome::Created { remote_id: gone }) = &results[0] else {
+        panic!("{:?}", results[0])
+    };
+    let deleted = reqwest::Client::new()
+        .delete(format!("{}/Users/{gone}", peer.url))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success());
+    let run = psync_targets::RunInfo {
+        run: 2,
+        target: "apps".into(),
+        started_at: jiff::Timestamp::UNIX_EPOCH,
+        dry_run: false,
+    };
+    t.begin(&run).await.unwrap();
+    let next = t.apply_batch(&refs[..3]).await;
+    assert!(
+        matches!(&next[0], Ok(Outcome::Created { remote_id }) if remote_id != gone),
+        "{next:?}"
+    );
+    assert_eq!(next[1..], [Ok(Outcome::Unchanged), Ok(Outcome::Unchanged)]);
+    assert_eq!(users(&peer.url).await["totalResults"], 31);
 }
