@@ -248,6 +248,7 @@ async fn the_users_sync_example_keeps_an_api_in_step() {
     assert_eq!(users[gone]["status"], "inactive");
     assert_eq!(users.len(), expected, "nobody duplicated");
     compare(&users, &w.sim.expected_employees(SimApi::V1));
+    let _ = std::fs::remove_dir_all(&w.dir);
 }
 
 #[test]
@@ -325,4 +326,5 @@ fn a_broken_rest_target_is_refused_with_every_problem_and_its_place() {
         stderr.contains("target[0].create.body") && stderr.contains("does not compile"),
         "{stderr}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }

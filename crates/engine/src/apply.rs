@@ -157,11 +157,7 @@ async fn apply_with_retries(
     let mut attempt = 1;
     while !pending.is_empty() {
         let chunk: Vec<&Operation> = pending.iter().map(|&i| ops[i]).collect();
-        let outcomes = if chunk.len() == 1 {
-            vec![target.apply(chunk[0]).await]
-        } else {
-            target.apply_batch(&chunk).await
-        };
+        let outcomes = target.apply_batch(&chunk).await;
         let mut again = Vec::new();
         for (k, &i) in pending.iter().enumerate() {
             let outcome = outcomes.get(k).cloned().unwrap_or_else(|| {

@@ -107,22 +107,48 @@ impl AuthConfig {
             }
             AuthKind::ApiKey => need(self.api_key.is_some(), "api_key", "api_key"),
         }
-        for key in [&self.api_key_header, &self.api_secret_header]
-            .into_iter()
-            .flatten()
-        {
-            if reqwest::header::HeaderName::from_bytes(key.as_bytes()).is_err() {
+        for (path, name) in [
+            ("api_key_header", &self.api_key_header),
+            ("api_secret_header", &self.api_secret_header),
+        ] {
+            if let Some(name) = name
+                && reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err()
+            {
                 problems.push(ConfigProblem {
-                    path: if Some(key) == self.api_key_header.as_ref() {
-                        "api_key_header".into()
-                    } else {
-                        "api_secret_header".into()
-                    },
-                    message: format!("'{key}' is not a valid HTTP header name"),
+                    path: path.into(),
+                    message: format!("'{name}' is not a valid HTTP header name"),
                 });
             }
         }
         problems
+    }
+
+    /// The same settings with every `${ENV}` reference in a secret resolved; each one that
+    /// cannot be resolved is a problem named by its key.
+    pub fn expanded(mut self) -> Result<Self, Vec<ConfigProblem>> {
+        let mut problems = Vec::new();
+        for (key, slot) in [
+            ("token", &mut self.token),
+            ("password", &mut self.password),
+            ("client_secret", &mut self.client_secret),
+            ("api_key", &mut self.api_key),
+            ("api_secret", &mut self.api_secret),
+        ] {
+            if let Some(value) = slot.as_ref() {
+                match expand(value) {
+                    Ok(v) => *slot = Some(v),
+                    Err(message) => problems.push(ConfigProblem {
+                        path: key.into(),
+                        message,
+                    }),
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(self)
+        } else {
+            Err(problems)
+        }
     }
 }
 
@@ -469,7 +495,7 @@ fn detail(body: &serde_json::Value) -> Option<String> {
 }
 
 /// The first characters of a body, on one line.
-fn snippet(text: &str) -> String {
+pub(crate) fn snippet(text: &str) -> String {
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut cut: String = one_line.chars().take(80).collect();
     if one_line.chars().count() > 80 {
@@ -507,7 +533,7 @@ pub fn check_rate_limit(rate_limit: Option<f64>) -> Option<ConfigProblem> {
 }
 
 /// The URL without its query.
-fn strip_query(url: &str) -> &str {
+pub(crate) fn strip_query(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
 }
 

@@ -232,15 +232,14 @@ impl RestSettings {
         }
     }
 
-    /// The request operation `name` sends: its own, or `update` for enable and disable.
-    fn request(&self, name: &str) -> Option<&RequestTemplate> {
-        match name {
-            "create" => self.create.as_ref(),
-            "update" => self.update.as_ref(),
-            "enable" => self.enable.as_ref().or(self.update.as_ref()),
-            "disable" => self.disable.as_ref().or(self.update.as_ref()),
-            "delete" => self.delete.as_ref(),
-            _ => None,
+    /// The templates operation `name` uses (`enable` and `disable` fall back to `update`): the
+    /// configuration key they are compiled under, and the request.
+    fn request(&self, name: &str) -> Option<(&'static str, &RequestTemplate)> {
+        let key = REQUESTS.into_iter().find(|r| *r == name)?;
+        match self.own(key) {
+            Some(own) => Some((key, own)),
+            None if matches!(key, "enable" | "disable") => Some(("update", self.update.as_ref()?)),
+            None => None,
         }
     }
 
@@ -275,6 +274,15 @@ impl RestConfig {
 
     /// Every problem at once (pure; `${ENV}` references are resolved when the target is built).
     pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut problems = self.problems_besides_templates();
+        if let Err(found) = Templates::compile(&self.0) {
+            problems.extend(found);
+        }
+        problems
+    }
+
+    /// Every problem but those of the templates (compiled once, by the caller).
+    fn problems_besides_templates(&self) -> Vec<ConfigProblem> {
         let s = &self.0;
         let mut problems = Vec::new();
         let mut problem = |path: &str, message: String| {
@@ -301,14 +309,13 @@ impl RestConfig {
                 "required with [target.create]: people change, give the request that updates an account".into(),
             );
         }
-        for (name, value) in &s.headers {
+        for name in s.headers.keys() {
             if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
                 problem(
                     &format!("headers.{name}"),
                     "not a valid HTTP header name".into(),
                 );
             }
-            let _ = value;
         }
         if let Some(b) = &s.batch
             && !(1..=MAX_BATCH).contains(&b.size)
@@ -348,43 +355,29 @@ impl RestConfig {
         }
         problems.extend(crate::http::check_rate_limit(s.rate_limit));
         problems.extend(s.declared_auth().validate());
-        if let Err(found) = Templates::compile(s) {
-            problems.extend(found);
-        }
         problems
     }
 
+    /// Authentication and fixed headers with their `${ENV}` references resolved.
     fn auth(&self) -> Result<(AuthConfig, Headers), Vec<ConfigProblem>> {
         let s = &self.0;
-        let mut problems = Vec::new();
-        let mut secret = |key: &str, v: Option<&SecretString>| -> Option<SecretString> {
-            let v = v?;
-            match crate::http::expand(v) {
-                Ok(s) => Some(s),
-                Err(message) => {
-                    problems.push(ConfigProblem {
-                        path: key.into(),
-                        message,
-                    });
-                    None
-                }
-            }
+        let (auth, mut problems) = match s.declared_auth().expanded() {
+            Ok(auth) => (Some(auth), Vec::new()),
+            Err(found) => (None, found),
         };
-        let mut auth = s.declared_auth();
-        auth.token = secret("token", s.token.as_ref());
-        auth.password = secret("password", s.password.as_ref());
-        auth.client_secret = secret("client_secret", s.client_secret.as_ref());
-        auth.api_key = secret("api_key", s.api_key.as_ref());
-        auth.api_secret = secret("api_secret", s.api_secret.as_ref());
-        let headers = s
-            .headers
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), secret(&format!("headers.{k}"), Some(v))?)))
-            .collect();
-        if problems.is_empty() {
-            Ok((auth, headers))
-        } else {
-            Err(problems)
+        let mut headers = Vec::with_capacity(s.headers.len());
+        for (name, value) in &s.headers {
+            match crate::http::expand(value) {
+                Ok(v) => headers.push((name.clone(), v)),
+                Err(message) => problems.push(ConfigProblem {
+                    path: format!("headers.{name}"),
+                    message,
+                }),
+            }
+        }
+        match auth {
+            Some(auth) if problems.is_empty() => Ok((auth, headers)),
+            _ => Err(problems),
         }
     }
 }
@@ -534,7 +527,7 @@ impl Templates {
         serde_json::from_str(&text).map_err(|e| {
             format!(
                 "the template did not give JSON ({e}; quote values with `| tojson`): {}",
-                snippet(&text)
+                crate::http::snippet(&text)
             )
         })
     }
@@ -634,22 +627,16 @@ pub struct RestTarget {
 impl RestTarget {
     /// Builds the target (no I/O).
     pub fn new(name: &str, config: RestConfig) -> Result<Self, Vec<ConfigProblem>> {
-        let mut problems = config.validate();
-        let auth = match config.auth() {
-            Ok(auth) => Some(auth),
-            Err(found) => {
-                problems.extend(found);
-                None
-            }
-        };
-        if !problems.is_empty() {
+        let mut problems = config.problems_besides_templates();
+        let templates = Templates::compile(&config.0)
+            .map_err(|found| problems.extend(found))
+            .ok();
+        let auth = config.auth().map_err(|found| problems.extend(found)).ok();
+        let (Some(templates), Some((auth, headers)), true) = (templates, auth, problems.is_empty())
+        else {
             return Err(problems);
-        }
+        };
         let settings = *config.0;
-        let templates = Templates::compile(&settings)?;
-        let Some((auth, headers)) = auth else {
-            return Err(problems);
-        };
         let timeout = Duration::from_secs(settings.timeout_seconds.max(1));
         let client = Client::new(&format!("REST target '{name}'"), auth, timeout)
             .map_err(|message| {
@@ -791,18 +778,13 @@ impl RestTarget {
         kind: &str,
         record: &TargetRecord,
         remote_id: Option<&str>,
-    ) -> Result<(Answer, &RequestTemplate, Option<Json>), TargetError> {
+    ) -> Result<(Answer, &RequestTemplate), TargetError> {
         let what = format!("{kind} of person {}", record.person);
-        let Some(template) = self.config.request(kind) else {
+        let Some((prefix, template)) = self.config.request(kind) else {
             return Err(TargetError::rejected(format!(
                 "REST target '{}': {what}: no request is configured for {kind}; add [target.{kind}]",
                 self.name
             )));
-        };
-        let prefix = if self.template_of(kind).is_some() {
-            kind
-        } else {
-            "update"
         };
         let default_method = match kind {
             "create" => Method::POST,
@@ -820,11 +802,7 @@ impl RestTarget {
             &what,
         )?;
         let answer = self.send(&request, &what).await?;
-        Ok((answer, template, request.body))
-    }
-
-    fn template_of(&self, kind: &str) -> Option<&RequestTemplate> {
-        self.config.own(kind)
+        Ok((answer, template))
     }
 
     /// The body `kind` would send for `record` (for comparing with an account): its own
@@ -832,13 +810,8 @@ impl RestTarget {
     fn body_of(&self, kind: &str, record: &TargetRecord, remote_id: Option<&str>) -> Option<Json> {
         let vars = context(record, remote_id, kind);
         match self.config.request(kind) {
-            Some(template) => {
+            Some((prefix, template)) => {
                 template.body.as_ref()?;
-                let prefix = if self.template_of(kind).is_some() {
-                    kind
-                } else {
-                    "update"
-                };
                 self.templates.json(&format!("{prefix}.body"), &vars).ok()
             }
             None if self.config.batch.is_some() => self.templates.json("batch.user", &vars).ok(),
@@ -860,7 +833,7 @@ impl RestTarget {
         record: &TargetRecord,
         match_by: MatchBy,
     ) -> Result<Outcome, TargetError> {
-        let (answer, template, _) = self.request("create", record, None).await?;
+        let (answer, template) = self.request("create", record, None).await?;
         if answer.status < 300 {
             if Self::unchanged(template.status.as_deref(), &answer.body) {
                 return Ok(Outcome::Unchanged);
@@ -922,7 +895,7 @@ impl RestTarget {
                 .next()
                 .unwrap_or_else(|| Err(TargetError::transient("the batch answered nothing")))?;
         } else {
-            let (answer, _, _) = self.request("update", record, Some(&id)).await?;
+            let (answer, _) = self.request("update", record, Some(&id)).await?;
             if answer.status >= 300 {
                 return Err(self.client.refusal(
                     &format!("update of person {} (adoption)", record.person),
@@ -963,7 +936,7 @@ impl RestTarget {
                 }
             }
         }
-        let (answer, template, _) = self.request(kind, record, remote_id.as_deref()).await?;
+        let (answer, template) = self.request(kind, record, remote_id.as_deref()).await?;
         match answer.status {
             s if s < 300 => Ok(
                 if Self::unchanged(template.status.as_deref(), &answer.body) {
@@ -995,7 +968,7 @@ impl RestTarget {
                 Some((_, id)) => remote_id = Some(id),
             }
         }
-        let (answer, template, _) = self.request("delete", record, remote_id.as_deref()).await?;
+        let (answer, template) = self.request("delete", record, remote_id.as_deref()).await?;
         match answer.status {
             s if s < 300 => Ok(
                 if Self::unchanged(template.status.as_deref(), &answer.body) {
@@ -1013,7 +986,7 @@ impl RestTarget {
 
     /// Whether `op` goes through the batch endpoint.
     fn batched_op(&self, op: &Operation) -> bool {
-        self.config.batch.is_some() && self.template_of(op.kind().as_str()).is_none()
+        self.config.batch.is_some() && self.config.own(op.kind().as_str()).is_none()
     }
 
     /// Applies one operation by its own request.
@@ -1283,17 +1256,6 @@ fn one_line(e: &minijinja::Error) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The start of a text, on one line.
-fn snippet(text: &str) -> String {
-    let one: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let cut: String = one.chars().take(80).collect();
-    if one.chars().count() > 80 {
-        format!("\"{cut}…\"")
-    } else {
-        format!("\"{cut}\"")
-    }
-}
-
 impl Target for RestTarget {
     fn name(&self) -> &str {
         &self.name
@@ -1311,13 +1273,13 @@ impl Target for RestTarget {
         let path = self.config.check.as_ref().map_or("", |c| c.path.as_str());
         let url = self.url(path);
         let status = self.client.probe(&url).await?;
-        let mode = match (&self.config.batch, &self.config.create) {
-            (Some(b), _) => format!("batch of up to {} users", b.size),
-            (None, _) => "one request per operation".to_string(),
+        let mode = match &self.config.batch {
+            Some(b) => format!("batch of up to {} users", b.size),
+            None => "one request per operation".to_string(),
         };
         Ok(format!(
             "reachable ({} answered {status}), auth {}, {mode}{}",
-            path_only(&url),
+            crate::http::strip_query(&url),
             self.config.auth.as_str(),
             if self.config.read.is_some() {
                 ", reads accounts before changing them"
@@ -1376,11 +1338,6 @@ impl Target for RestTarget {
             .map(|r| r.unwrap_or_else(|| Err(TargetError::transient("not attempted"))))
             .collect()
     }
-}
-
-/// The URL without its query.
-fn path_only(url: &str) -> &str {
-    url.split('?').next().unwrap_or(url)
 }
 
 impl Inspect for RestTarget {

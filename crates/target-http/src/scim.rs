@@ -128,37 +128,19 @@ impl ScimConfig {
         &mut self.0
     }
 
-    fn auth(&self) -> Result<AuthConfig, Vec<ConfigProblem>> {
+    /// The authentication settings as written (secrets not resolved yet).
+    fn declared_auth(&self) -> AuthConfig {
         let s = &self.0;
-        let mut problems = Vec::new();
-        let mut secret = |key: &str, v: &Option<SecretString>| -> Option<SecretString> {
-            let v = v.as_ref()?;
-            match crate::http::expand(v) {
-                Ok(s) => Some(s),
-                Err(message) => {
-                    problems.push(ConfigProblem {
-                        path: key.into(),
-                        message,
-                    });
-                    None
-                }
-            }
-        };
-        let auth = AuthConfig {
+        AuthConfig {
             auth: s.auth,
-            token: secret("token", &s.token),
+            token: s.token.clone(),
             username: s.username.clone(),
-            password: secret("password", &s.password),
+            password: s.password.clone(),
             token_url: s.token_url.clone(),
             client_id: s.client_id.clone(),
-            client_secret: secret("client_secret", &s.client_secret),
+            client_secret: s.client_secret.clone(),
             scope: s.scope.clone(),
             ..AuthConfig::default()
-        };
-        if problems.is_empty() {
-            Ok(auth)
-        } else {
-            Err(problems)
         }
     }
 
@@ -188,18 +170,7 @@ impl ScimConfig {
                 ),
             });
         }
-        let declared = AuthConfig {
-            auth: s.auth,
-            token: s.token.clone(),
-            username: s.username.clone(),
-            password: s.password.clone(),
-            token_url: s.token_url.clone(),
-            client_id: s.client_id.clone(),
-            client_secret: s.client_secret.clone(),
-            scope: s.scope.clone(),
-            ..AuthConfig::default()
-        };
-        problems.extend(declared.validate());
+        problems.extend(self.declared_auth().validate());
         problems
     }
 }
@@ -254,7 +225,7 @@ impl ScimTarget {
     /// Builds the target (no I/O).
     pub fn new(name: &str, config: ScimConfig) -> Result<Self, Vec<ConfigProblem>> {
         let mut problems = config.validate();
-        let auth = match config.auth() {
+        let auth = match config.declared_auth().expanded() {
             Ok(auth) => Some(auth),
             Err(found) => {
                 problems.extend(found);
@@ -634,12 +605,8 @@ impl ScimTarget {
         let mut results: Vec<Option<Result<Outcome, TargetError>>> = vec![None; records.len()];
         let everyone = |e: TargetError| records.iter().map(|_| Some(Err(e.clone()))).collect();
         // Who has an account already: the run's listing of all accounts.
-        let existing: BTreeSet<String> = match self.accounts().await {
-            Ok(accounts) => records
-                .iter()
-                .filter(|r| accounts.contains_key(r.person.as_str()))
-                .map(|r| r.person.to_string())
-                .collect(),
+        let existing = match self.with_accounts(records).await {
+            Ok(existing) => existing,
             Err(e) => return everyone(e),
         };
         let mut operations = Vec::new();
@@ -1027,26 +994,34 @@ impl ScimTarget {
     }
 
     /// Every group, page by page.
-    /// Every account's `externalId` → SCIM id, listed once per run (paged).
-    async fn accounts(&self) -> Result<HashMap<String, String>, TargetError> {
+    /// Which of `people` have an account, by the run's listing of all accounts (read, paged,
+    /// the first time it is needed in a run).
+    async fn with_accounts(
+        &self,
+        people: &[&TargetRecord],
+    ) -> Result<BTreeSet<String>, TargetError> {
         let mut cached = self.accounts.lock().await;
-        if let Some(accounts) = cached.as_ref() {
-            return Ok(accounts.clone());
-        }
-        let mut accounts = HashMap::new();
-        for user in self
-            .list("Users?attributes=externalId", 1000, "listing users")
-            .await?
-        {
-            if let (Some(ext), Some(id)) = (
-                user.get("externalId").and_then(Json::as_str),
-                user.get("id").and_then(Json::as_str),
-            ) {
-                accounts.insert(ext.to_string(), id.to_string());
+        if cached.is_none() {
+            let mut accounts = HashMap::new();
+            for user in self
+                .list("Users?attributes=externalId", 1000, "listing users")
+                .await?
+            {
+                if let (Some(ext), Some(id)) = (
+                    user.get("externalId").and_then(Json::as_str),
+                    user.get("id").and_then(Json::as_str),
+                ) {
+                    accounts.insert(ext.to_string(), id.to_string());
+                }
             }
+            *cached = Some(accounts);
         }
-        *cached = Some(accounts.clone());
-        Ok(accounts)
+        let accounts = cached.as_ref();
+        Ok(people
+            .iter()
+            .filter(|r| accounts.is_some_and(|a| a.contains_key(r.person.as_str())))
+            .map(|r| r.person.to_string())
+            .collect())
     }
 
     async fn all_groups(&self) -> Result<Vec<Json>, TargetError> {
